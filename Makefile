@@ -1,0 +1,106 @@
+# acids: neural audio synthesis externals for Pure Data.
+#
+#   make deps      install what is missing (Debian packages; sudo when not root)
+#   make           build the externals (rave~.pd_linux ...) and libacids.so
+#   make demo      deps + build + render models/demo.wav through rave~ in headless Pd
+#   make check     deps + build + the whole test suite (ends with "N passed, N failed")
+#   make install   into Pd's externals folder (objectsdir=... to choose)
+#   make models    rebuild the shipped models and the test fixtures (needs python3-torch)
+#
+# libtorch: Debian's by default; LIBTORCH=/path/to/libtorch for an official build.
+
+lib.name = acids
+
+ifdef LIBTORCH
+torch.cflags = -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include
+torch.ldlibs = -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib -ltorch -ltorch_cpu -lc10
+else
+torch.cflags = -I/usr/include/torch/csrc/api/include
+torch.ldlibs = -ltorch -ltorch_cpu -lc10
+endif
+
+core.c = src/core/model.c src/core/engine.c src/core/ts_archive.c
+core.cxx = src/core/torch_shim.cpp
+
+# One binary per external, all linking libacids.so (the core, the shim and the Pd glue).
+class.sources = src/externals/rave~.c
+shared.sources = $(core.c) $(core.cxx) src/pd/acids_pd.c
+shared.ldlibs = $(torch.ldlibs) -lpthread
+
+cflags = -Wall -Wextra -Wno-format-truncation -Wno-cast-function-type -fvisibility=hidden $(torch.cflags)
+
+datafiles = help-patches/rave~-help.pd LICENSE README.md
+datadirs = models
+
+# pd-lib-builder's flags serve both compilers and include -ffast-math: set the language
+# per object, and keep NaN checks meaningful (REFERENCE.md §4).
+%.o: c.flags += -std=c11 -fno-finite-math-only
+%.o: cxx.flags += -std=c++17 -fno-finite-math-only
+
+PDLIBBUILDER_DIR = pd-lib-builder
+include $(PDLIBBUILDER_DIR)/Makefile.pdlibbuilder
+
+# pd-lib-builder gives the helper library no $ORIGIN rpath: libtorch is found through the
+# system, libacids.so next to the externals through the externals' own rpath.
+shared.ldflags += -Wl,-rpath,'$$ORIGIN',--enable-new-dtags
+
+# ---------------------------------------------------------------------------------------
+# Everything below is ours: dependencies, the offline renderer, tests, demo, models.
+
+PYTHON_TORCH = /usr/bin/python3
+BUILD = build
+DEBIAN_PACKAGES = build-essential puredata-core puredata-dev libtorch-dev libsndfile1-dev \
+  libfftw3-dev libopenblas0-serial python3-torch python3-numpy python3-scipy python3-soundfile
+
+.PHONY: deps demo check test cli models style
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing:" $$missing; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The core without Pd, for the renderer and the tests (debug symbols, warnings as errors).
+build.cflags = -std=c11 -O2 -g -Wall -Wextra -Wno-format-truncation -Werror -fPIC -pthread
+build.cxxflags = -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC $(torch.cflags)
+core.objects = $(patsubst src/core/%.c,$(BUILD)/%.o,$(core.c)) $(BUILD)/torch_shim.o
+
+$(BUILD)/%.o: src/core/%.c src/core/*.h | $(BUILD)
+	$(CC) $(build.cflags) -c $< -o $@
+$(BUILD)/torch_shim.o: src/core/torch_shim.cpp src/core/torch_shim.h | $(BUILD)
+	$(CXX) $(build.cxxflags) -c $< -o $@
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/acids-render: src/cli/acids_render.c $(core.objects)
+	$(CC) $(build.cflags) -c $< -o $(BUILD)/acids_render.o
+	$(CXX) -o $@ $(BUILD)/acids_render.o $(core.objects) -lsndfile $(torch.ldlibs) -pthread
+
+cli: $(BUILD)/acids-render
+
+include tests/tests.mk
+
+demo: deps
+	$(MAKE) all cli
+	sh tests/pd/render_demo.sh
+
+check: deps
+	$(MAKE) all cli test-binaries
+	sh tests/run.sh
+
+test: check
+
+models:
+	$(PYTHON_TORCH) models/make_rave.py
+	$(PYTHON_TORCH) models/make_test_models.py
+	$(PYTHON_TORCH) models/make_demo_sound.py
+
+style:
+	clang-format -i src/*/*.c src/*/*.h src/core/*.cpp src/cli/*.c tests/unit/*.c
+
+cleanfiles = -r $(BUILD)

@@ -1,0 +1,736 @@
+/* engine.c: the streaming engine (see engine.h for the data path and the latency). */
+#define _POSIX_C_SOURCE 200809L
+#include "engine.h"
+#include "float_guard.h"
+#include "spsc.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSLOTS 8       /* filling + computing + waiting + playing, with room to spare */
+#define JOB_QUEUE 64
+#define EVENT_QUEUE 64
+#define LOAD_QUEUE 8
+#define STASH_MAX 8
+#define LATENCY_BUFFERS 2 /* one buffer to fill, one buffer of time for the worker */
+
+typedef struct {
+    float *in;  /* [in_ch][B]: audio as it arrived */
+    float *out; /* [out_ch][B]: audio ready to play */
+    long seq;   /* the slot holds samples seq*B .. seq*B+B-1 of the stream's timeline */
+} slot;
+
+struct acids_stream {
+    unsigned long id; /* unique per engine: done-queue entries of old streams are told apart */
+    acids_model *model;
+    const acids_method *method;
+    int buffer;
+    slot slots[NSLOTS];
+    float *model_in, *model_out; /* worker scratch at the model's frame rates */
+    /* worker only: failures are reported once per burst */
+    long failures, nonfinite;
+};
+
+typedef enum { JOB_PROCESS, JOB_RETIRE, JOB_GET, JOB_SET, JOB_RESET, JOB_THREADS } job_kind;
+
+typedef struct {
+    job_kind kind;
+    int request;
+    acids_stream *stream;
+    int slot; /* JOB_PROCESS; the thread count for JOB_THREADS */
+    char name[ACIDS_NAME_MAX];
+    int nvalues;
+    acids_value values[ACIDS_MAX_VALUES];
+} job;
+
+typedef struct {
+    unsigned long stream_id;
+    int slot;
+} done_item;
+
+typedef struct {
+    int request;
+    char path[ACIDS_PATH_MAX];
+    char method[ACIDS_NAME_MAX];
+    int buffer;
+} load_request;
+
+typedef struct {
+    acids_event ev;
+    acids_stream *stream; /* LOADED: the stream to swap in */
+} event_item;
+
+struct acids_engine {
+    int in_ch, out_ch;
+
+    /* Audio side: touched only by the owner's thread (Pd's). */
+    acids_stream *active;
+    int fill, fill_pos, play; /* slot indices, -1 for none */
+    long t;                   /* samples since the active stream started */
+    long submitted;           /* seq of the last slot handed to the worker */
+    long underruns, last_missing;
+    int free_slots[NSLOTS], n_free;
+    int enabled;
+    int next_request;
+    unsigned long next_stream_id;
+    acids_stream *retire_backlog; /* a stream the full job queue could not take yet */
+    event_item stash[STASH_MAX];  /* events met while load_wait looked for its own */
+    int n_stash;
+
+    acids_spsc jobs, done, loads, worker_events, loader_events;
+    sem_t work_sem, load_sem, event_sem, done_sem;
+    pthread_t worker, loader;
+    _Atomic int quit, loader_busy, offline, refs;
+    _Atomic unsigned long stream_ids;
+    int threads;
+};
+
+/* --- streams --- */
+
+static void stream_free(acids_stream *s)
+{
+    if (!s) return;
+    for (int i = 0; i < NSLOTS; i++) {
+        free(s->slots[i].in);
+        free(s->slots[i].out);
+    }
+    free(s->model_in);
+    free(s->model_out);
+    acids_model_free(s->model);
+    free(s);
+}
+
+static acids_stream *stream_new(acids_model *model, const acids_method *m, int buffer)
+{
+    acids_stream *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->model = model;
+    s->method = m;
+    s->buffer = buffer;
+    int ok = 1;
+    for (int i = 0; i < NSLOTS; i++) {
+        s->slots[i].in = calloc((size_t)m->in_ch * buffer, sizeof(float));
+        s->slots[i].out = calloc((size_t)m->out_ch * buffer, sizeof(float));
+        ok = ok && s->slots[i].in && s->slots[i].out;
+    }
+    s->model_in = calloc((size_t)m->in_ch * (buffer / m->in_ratio), sizeof(float));
+    s->model_out = calloc((size_t)m->out_ch * (buffer / m->out_ratio), sizeof(float));
+    if (!ok || !s->model_in || !s->model_out) {
+        s->model = NULL; /* the caller still owns the model */
+        stream_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* --- events (worker and loader -> owner) --- */
+
+static void post_event(acids_engine *e, acids_spsc *q, acids_event_kind kind, int request,
+                       const char *text, acids_stream *stream)
+{
+    event_item it;
+    memset(&it, 0, sizeof it);
+    it.ev.kind = kind;
+    it.ev.request = request;
+    if (text) snprintf(it.ev.text, sizeof it.ev.text, "%s", text);
+    it.stream = stream;
+    if (!acids_spsc_push(q, &it)) {
+        stream_free(stream); /* nobody will ever swap it in */
+        return;
+    }
+    sem_post(&e->event_sem);
+}
+
+/* --- the worker --- */
+
+static void engine_release(acids_engine *e);
+
+/* Latent-rate inputs take the last sample of each group of in_ratio samples (as nn~). */
+static void gather_input(const acids_stream *s, const slot *sl)
+{
+    const acids_method *m = s->method;
+    int B = s->buffer, r = m->in_ratio, frames = B / r;
+    for (int c = 0; c < m->in_ch; c++) {
+        const float *src = sl->in + (size_t)c * B + (r - 1);
+        float *dst = s->model_in + (size_t)c * frames;
+        for (int f = 0; f < frames; f++) dst[f] = src[(size_t)f * r];
+    }
+}
+
+/* Latent-rate outputs hold each value for out_ratio samples. Whatever the model returns,
+ * what reaches the audio path is finite and free of denormals. */
+static long scatter_output(const acids_stream *s, slot *sl)
+{
+    const acids_method *m = s->method;
+    int B = s->buffer, r = m->out_ratio, frames = B / r;
+    long bad = 0;
+    for (int c = 0; c < m->out_ch; c++) {
+        const float *src = s->model_out + (size_t)c * frames;
+        float *dst = sl->out + (size_t)c * B;
+        for (int f = 0; f < frames; f++) {
+            float v = src[f];
+            if (!acids_float_is_finite(v)) {
+                v = 0;
+                bad++;
+            }
+            v = acids_flush_denormal(v);
+            for (int q = 0; q < r; q++) dst[(size_t)f * r + q] = v;
+        }
+    }
+    return bad;
+}
+
+static void run_process(acids_engine *e, const job *j)
+{
+    acids_stream *s = j->stream;
+    slot *sl = &s->slots[j->slot];
+    char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + 64];
+    gather_input(s, sl);
+    if (acids_model_run(s->model, s->method, s->buffer, s->model_in, s->model_out, err,
+                        sizeof err) < 0) {
+        memset(sl->out, 0, sizeof(float) * s->method->out_ch * s->buffer);
+        if (s->failures++ == 0) {
+            snprintf(msg, sizeof msg, "%s failed, output is silent: %s", s->method->name, err);
+            post_event(e, &e->worker_events, ACIDS_EVENT_ERROR, 0, msg, NULL);
+        }
+    } else {
+        if (s->failures > 0) {
+            snprintf(msg, sizeof msg, "%s works again after %ld failed calls", s->method->name,
+                     s->failures);
+            post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
+            s->failures = 0;
+        }
+        long bad = scatter_output(s, sl);
+        if (bad && s->nonfinite == 0) {
+            snprintf(msg, sizeof msg, "%s returned %ld NaN/Inf values, played as 0",
+                     s->method->name, bad);
+            post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
+        }
+        s->nonfinite = bad;
+    }
+    done_item d = {s->id, j->slot};
+    acids_spsc_push(&e->done, &d); /* cannot be full: it holds at most NSLOTS items */
+    if (atomic_load(&e->offline)) sem_post(&e->done_sem);
+}
+
+static void run_attribute_job(acids_engine *e, const job *j)
+{
+    char method[ACIDS_NAME_MAX + 8], err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + 128];
+    event_item it;
+    memset(&it, 0, sizeof it);
+    it.ev.request = j->request;
+    snprintf(it.ev.name, sizeof it.ev.name, "%s", j->name);
+    acids_torch *t = j->stream->model->torch;
+    if (j->kind == JOB_GET) {
+        snprintf(method, sizeof method, "get_%s", j->name);
+        int n = acids_torch_call(t, method, NULL, 0, it.ev.values, ACIDS_MAX_VALUES, err,
+                                 sizeof err);
+        it.ev.kind = n < 0 ? ACIDS_EVENT_ERROR : ACIDS_EVENT_ATTRIBUTE;
+        it.ev.nvalues = n < 0 ? 0 : n;
+        if (n < 0) snprintf(it.ev.text, sizeof it.ev.text, "get %s: %s", j->name, err);
+    } else {
+        snprintf(method, sizeof method, "set_%s", j->name);
+        acids_value r;
+        int n = acids_torch_call(t, method, j->values, j->nvalues, &r, 1, err, sizeof err);
+        if (n < 0) {
+            it.ev.kind = ACIDS_EVENT_ERROR;
+            snprintf(msg, sizeof msg, "set %s: %s", j->name, err);
+        } else if (n == 1 && r.type != ACIDS_VALUE_STRING && r.number != 0) {
+            it.ev.kind = ACIDS_EVENT_ERROR; /* nn~ setters return 0 for success */
+            snprintf(msg, sizeof msg, "set %s: the model refused the value (set_%s returned %g)",
+                     j->name, j->name, r.number);
+        } else {
+            it.ev.kind = ACIDS_EVENT_NOTICE;
+            snprintf(msg, sizeof msg, "%s set", j->name);
+        }
+        snprintf(it.ev.text, sizeof it.ev.text, "%s", msg);
+    }
+    if (acids_spsc_push(&e->worker_events, &it)) sem_post(&e->event_sem);
+}
+
+static void run_job(acids_engine *e, const job *j)
+{
+    char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + 16];
+    switch (j->kind) {
+    case JOB_PROCESS:
+        run_process(e, j);
+        break;
+    case JOB_RETIRE:
+        stream_free(j->stream);
+        break;
+    case JOB_GET:
+    case JOB_SET:
+        run_attribute_job(e, j);
+        break;
+    case JOB_RESET:
+        if (acids_model_reset(j->stream->model, err, sizeof err) < 0) {
+            snprintf(msg, sizeof msg, "reset: %s", err);
+            post_event(e, &e->worker_events, ACIDS_EVENT_ERROR, j->request, msg, NULL);
+        }
+        break;
+    case JOB_THREADS:
+        acids_torch_set_threads(j->slot);
+        break;
+    }
+}
+
+static void block_signals(void)
+{
+    /* Signals belong to the host's threads. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    acids_engine *e = arg;
+    block_signals();
+    acids_enable_flush_to_zero(); /* denormals in the model would cost 100x on x86 */
+    acids_torch_set_threads(e->threads);
+    job j;
+    for (;;) {
+        sem_wait(&e->work_sem);
+        if (atomic_load(&e->quit)) break;
+        while (acids_spsc_pop(&e->jobs, &j)) run_job(e, &j);
+    }
+    while (acids_spsc_pop(&e->jobs, &j))
+        if (j.kind == JOB_RETIRE) stream_free(j.stream);
+    engine_release(e);
+    return NULL;
+}
+
+/* --- the loader --- */
+
+static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char *err,
+                                    size_t errlen)
+{
+    acids_model *model = acids_model_open(r->path, err, errlen);
+    if (!model) return NULL;
+    const acids_contract *c = &model->contract;
+    const acids_method *m = acids_contract_method(c, r->method);
+    if (!m) {
+        int k = snprintf(err, errlen, "no method '%s' (it has:", r->method);
+        for (int i = 0; i < c->n_methods && k > 0 && (size_t)k < errlen; i++)
+            k += snprintf(err + k, errlen - k, " %s", c->methods[i].name);
+        if (k > 0 && (size_t)k < errlen) snprintf(err + k, errlen - k, ")");
+        goto fail;
+    }
+    if (m->in_ch != e->in_ch || m->out_ch != e->out_ch) {
+        snprintf(err, errlen,
+                 "method '%s' takes %d input(s) and gives %d output(s), but this object has "
+                 "%d and %d: create a new object for it",
+                 m->name, m->in_ch, m->out_ch, e->in_ch, e->out_ch);
+        goto fail;
+    }
+    int buffer = r->buffer > 0 ? r->buffer : acids_contract_default_buffer(c);
+    if (acids_contract_check_buffer(c, buffer, err, errlen) < 0) goto fail;
+    if (acids_model_warm_up(model, m, buffer, err, errlen) < 0) goto fail;
+    acids_stream *s = stream_new(model, m, buffer);
+    if (!s) {
+        snprintf(err, errlen, "out of memory for buffer %d", buffer);
+        goto fail;
+    }
+    s->id = atomic_fetch_add(&e->stream_ids, 1) + 1;
+    return s;
+fail:
+    acids_model_free(model);
+    return NULL;
+}
+
+static void *loader_main(void *arg)
+{
+    acids_engine *e = arg;
+    block_signals();
+    acids_enable_flush_to_zero();
+    load_request r;
+    char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + ACIDS_PATH_MAX];
+    for (;;) {
+        sem_wait(&e->load_sem);
+        while (acids_spsc_pop(&e->loads, &r)) {
+            atomic_store(&e->loader_busy, 1); /* before reading quit: see acids_engine_free */
+            if (atomic_load(&e->quit)) break;
+            acids_stream *s = prepare_stream(e, &r, err, sizeof err);
+            if (s) {
+                post_event(e, &e->loader_events, ACIDS_EVENT_LOADED, r.request, NULL, s);
+            } else {
+                snprintf(msg, sizeof msg, "%s: %s", r.path, err);
+                post_event(e, &e->loader_events, ACIDS_EVENT_LOAD_FAILED, r.request, msg, NULL);
+            }
+            atomic_store(&e->loader_busy, 0);
+        }
+        if (atomic_load(&e->quit)) break;
+    }
+    engine_release(e);
+    return NULL;
+}
+
+/* --- life cycle --- */
+
+acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, char *err, size_t errlen)
+{
+    acids_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->in_ch = in_ch;
+    e->out_ch = out_ch;
+    e->threads = threads > 0 ? threads : 1;
+    e->enabled = 1;
+    e->fill = e->play = -1;
+    e->next_request = 1;
+    atomic_init(&e->refs, 3); /* the owner, the worker, the loader */
+    int ok = acids_spsc_init(&e->jobs, JOB_QUEUE, sizeof(job)) == 0 &&
+             acids_spsc_init(&e->done, NSLOTS * 2, sizeof(done_item)) == 0 &&
+             acids_spsc_init(&e->loads, LOAD_QUEUE, sizeof(load_request)) == 0 &&
+             acids_spsc_init(&e->worker_events, EVENT_QUEUE, sizeof(event_item)) == 0 &&
+             acids_spsc_init(&e->loader_events, EVENT_QUEUE, sizeof(event_item)) == 0;
+    sem_init(&e->work_sem, 0, 0);
+    sem_init(&e->load_sem, 0, 0);
+    sem_init(&e->event_sem, 0, 0);
+    sem_init(&e->done_sem, 0, 0);
+    if (!ok || pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+        snprintf(err, errlen, "cannot start the worker thread");
+        atomic_store(&e->refs, 1);
+        engine_release(e);
+        return NULL;
+    }
+    if (pthread_create(&e->loader, NULL, loader_main, e) != 0) {
+        snprintf(err, errlen, "cannot start the loader thread");
+        atomic_store(&e->quit, 1);
+        sem_post(&e->work_sem);
+        pthread_join(e->worker, NULL);
+        atomic_store(&e->refs, 1);
+        engine_release(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The last of the owner, the worker and the loader to let go frees the engine. */
+static void engine_release(acids_engine *e)
+{
+    if (atomic_fetch_sub(&e->refs, 1) != 1) return;
+    event_item it;
+    while (acids_spsc_pop(&e->loader_events, &it)) stream_free(it.stream);
+    for (int i = 0; i < e->n_stash; i++) stream_free(e->stash[i].stream);
+    stream_free(e->active);
+    stream_free(e->retire_backlog);
+    acids_spsc_destroy(&e->jobs);
+    acids_spsc_destroy(&e->done);
+    acids_spsc_destroy(&e->loads);
+    acids_spsc_destroy(&e->worker_events);
+    acids_spsc_destroy(&e->loader_events);
+    sem_destroy(&e->work_sem);
+    sem_destroy(&e->load_sem);
+    sem_destroy(&e->event_sem);
+    sem_destroy(&e->done_sem);
+    free(e);
+}
+
+void acids_engine_free(acids_engine *e)
+{
+    if (!e) return;
+    atomic_store(&e->quit, 1);
+    sem_post(&e->work_sem);
+    sem_post(&e->load_sem);
+    /* The worker stops after its current call. A load in progress is not waited for: the
+     * loader finishes it, sees quit, and the last thread out frees the engine. */
+    pthread_join(e->worker, NULL);
+    if (atomic_load(&e->loader_busy))
+        pthread_detach(e->loader);
+    else
+        pthread_join(e->loader, NULL);
+    engine_release(e);
+}
+
+/* --- requests from the owner --- */
+
+static int push_job(acids_engine *e, job *j)
+{
+    if (!acids_spsc_push(&e->jobs, j)) return -1;
+    sem_post(&e->work_sem);
+    return 0;
+}
+
+static void retire(acids_engine *e, acids_stream *s)
+{
+    job j = {.kind = JOB_RETIRE, .stream = s};
+    if (push_job(e, &j) < 0) {
+        stream_free(e->retire_backlog); /* only when the queue stays full: rare */
+        e->retire_backlog = s;
+    }
+}
+
+int acids_engine_load(acids_engine *e, const char *path, const char *method, int buffer)
+{
+    load_request r;
+    memset(&r, 0, sizeof r);
+    r.request = e->next_request++;
+    snprintf(r.path, sizeof r.path, "%s", path);
+    snprintf(r.method, sizeof r.method, "%s", method && *method ? method : "forward");
+    r.buffer = buffer;
+    if (!acids_spsc_push(&e->loads, &r)) return -1;
+    sem_post(&e->load_sem);
+    return r.request;
+}
+
+static int new_control_job(acids_engine *e, job_kind kind, const char *name)
+{
+    if (!e->active) return -1;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = kind;
+    j.request = e->next_request++;
+    j.stream = e->active;
+    if (name) snprintf(j.name, sizeof j.name, "%s", name);
+    return push_job(e, &j) < 0 ? -1 : j.request;
+}
+
+int acids_engine_get(acids_engine *e, const char *attribute)
+{
+    return new_control_job(e, JOB_GET, attribute);
+}
+
+int acids_engine_set(acids_engine *e, const char *attribute, const acids_value *values, int n)
+{
+    if (!e->active || n > ACIDS_MAX_VALUES) return -1;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.kind = JOB_SET;
+    j.request = e->next_request++;
+    j.stream = e->active;
+    snprintf(j.name, sizeof j.name, "%s", attribute);
+    j.nvalues = n;
+    memcpy(j.values, values, sizeof(acids_value) * n);
+    return push_job(e, &j) < 0 ? -1 : j.request;
+}
+
+int acids_engine_reset(acids_engine *e)
+{
+    return new_control_job(e, JOB_RESET, NULL);
+}
+
+int acids_engine_set_threads(acids_engine *e, int threads)
+{
+    job j = {.kind = JOB_THREADS, .slot = threads, .request = e->next_request++};
+    e->threads = threads;
+    return push_job(e, &j) < 0 ? -1 : j.request;
+}
+
+void acids_engine_set_offline(acids_engine *e, int offline)
+{
+    atomic_store(&e->offline, offline ? 1 : 0);
+}
+
+void acids_engine_set_enabled(acids_engine *e, int enabled)
+{
+    e->enabled = enabled ? 1 : 0;
+}
+
+/* Between blocks, on the owner's thread: the new stream starts its own timeline. */
+static void swap_in(acids_engine *e, acids_stream *s)
+{
+    if (e->active) retire(e, e->active);
+    e->active = s;
+    e->t = 0;
+    e->fill_pos = 0;
+    e->play = -1;
+    e->submitted = -1;
+    e->underruns = 0;
+    e->last_missing = -1;
+    e->fill = 0;
+    s->slots[0].seq = 0;
+    e->n_free = 0;
+    for (int i = NSLOTS - 1; i >= 1; i--) e->free_slots[e->n_free++] = i;
+}
+
+int acids_engine_poll(acids_engine *e, acids_event *ev, int wait)
+{
+    if (e->retire_backlog) {
+        acids_stream *s = e->retire_backlog;
+        e->retire_backlog = NULL;
+        retire(e, s);
+    }
+    for (;;) {
+        event_item it;
+        int got = 0;
+        if (e->n_stash > 0) {
+            it = e->stash[0];
+            memmove(e->stash, e->stash + 1, sizeof(event_item) * --e->n_stash);
+            got = 1;
+        }
+        got = got || acids_spsc_pop(&e->worker_events, &it) ||
+              acids_spsc_pop(&e->loader_events, &it);
+        if (got) {
+            if (it.ev.kind == ACIDS_EVENT_LOADED) swap_in(e, it.stream);
+            *ev = it.ev;
+            return 1;
+        }
+        if (!wait) return 0;
+        sem_wait(&e->event_sem);
+    }
+}
+
+int acids_engine_load_wait(acids_engine *e, const char *path, const char *method, int buffer,
+                           acids_event *ev)
+{
+    int id = acids_engine_load(e, path, method, buffer);
+    if (id < 0) {
+        memset(ev, 0, sizeof *ev);
+        ev->kind = ACIDS_EVENT_LOAD_FAILED;
+        snprintf(ev->text, sizeof ev->text, "%s: too many loads pending", path);
+        return -1;
+    }
+    for (;;) {
+        event_item it;
+        if (!acids_spsc_pop(&e->loader_events, &it)) {
+            sem_wait(&e->event_sem);
+            continue;
+        }
+        if (it.ev.request == id) {
+            if (it.ev.kind == ACIDS_EVENT_LOADED) swap_in(e, it.stream);
+            *ev = it.ev;
+            return it.ev.kind == ACIDS_EVENT_LOADED ? 0 : -1;
+        }
+        if (e->n_stash < STASH_MAX)
+            e->stash[e->n_stash++] = it; /* an earlier load's outcome: poll gives it later */
+        else
+            stream_free(it.stream);
+    }
+}
+
+/* --- the audio path --- */
+
+static void release_slot(acids_engine *e, int i)
+{
+    e->free_slots[e->n_free++] = i;
+}
+
+/* The slot holding buffer `need` of the output timeline, or NULL when it is not there yet. */
+static const slot *find_output(acids_engine *e, acids_stream *s, long need)
+{
+    if (e->play >= 0) {
+        if (s->slots[e->play].seq == need) return &s->slots[e->play];
+        if (s->slots[e->play].seq > need) return NULL;
+        release_slot(e, e->play);
+        e->play = -1;
+    }
+    for (;;) {
+        done_item d;
+        if (!acids_spsc_pop(&e->done, &d)) {
+            /* Offline, wait for a slot the worker has; real time never waits. */
+            if (atomic_load_explicit(&e->offline, memory_order_relaxed) && need <= e->submitted) {
+                sem_wait(&e->done_sem);
+                continue;
+            }
+            return NULL;
+        }
+        if (d.stream_id != s->id) continue; /* from a stream swapped out: already freed */
+        if (s->slots[d.slot].seq < need) {
+            release_slot(e, d.slot);
+            continue;
+        }
+        e->play = d.slot;
+        return s->slots[d.slot].seq == need ? &s->slots[d.slot] : NULL;
+    }
+}
+
+/* Hands the full slot to the worker and starts filling the next one. */
+static void submit_and_refill(acids_engine *e, acids_stream *s)
+{
+    if (e->fill >= 0) {
+        job j = {.kind = JOB_PROCESS, .stream = s, .slot = e->fill};
+        if (acids_spsc_push(&e->jobs, &j)) {
+            e->submitted = s->slots[e->fill].seq;
+            sem_post(&e->work_sem); /* wakes the worker; never blocks */
+        } else {
+            release_slot(e, e->fill);
+        }
+    }
+    e->fill = e->n_free > 0 ? e->free_slots[--e->n_free] : -1; /* none: this buffer is lost */
+    if (e->fill >= 0) s->slots[e->fill].seq = e->t / s->buffer;
+}
+
+void acids_engine_process(acids_engine *e, const float *const *in, float *const *out, int n)
+{
+    acids_stream *s = e->active;
+    if (!s || !e->enabled) {
+        for (int c = 0; c < e->out_ch; c++) memset(out[c], 0, sizeof(float) * n);
+        return;
+    }
+    const int B = s->buffer, nin = e->in_ch, nout = e->out_ch;
+    int i = 0;
+    while (i < n) {
+        /* One segment never crosses a buffer boundary; as the latency is a whole number of
+         * buffers, input and output boundaries coincide. Inputs are read before outputs
+         * are written because Pd may hand us the same memory for both. */
+        int k = n - i < B - e->fill_pos ? n - i : B - e->fill_pos;
+        if (e->fill >= 0) {
+            float *dst = s->slots[e->fill].in + e->fill_pos;
+            for (int c = 0; c < nin; c++) memcpy(dst + (size_t)c * B, in[c] + i, sizeof(float) * k);
+        }
+        long need = e->t / B - LATENCY_BUFFERS;
+        const slot *p = need >= 0 ? find_output(e, s, need) : NULL;
+        if (p) {
+            for (int c = 0; c < nout; c++)
+                memcpy(out[c] + i, p->out + (size_t)c * B + e->fill_pos, sizeof(float) * k);
+        } else {
+            for (int c = 0; c < nout; c++) memset(out[c] + i, 0, sizeof(float) * k);
+            if (need >= 0 && need != e->last_missing) {
+                e->underruns++;
+                e->last_missing = need;
+            }
+        }
+        e->fill_pos += k;
+        e->t += k;
+        i += k;
+        if (e->fill_pos == B) {
+            e->fill_pos = 0;
+            submit_and_refill(e, s);
+        }
+    }
+}
+
+/* --- about the active stream --- */
+
+const acids_model *acids_engine_model(const acids_engine *e)
+{
+    return e->active ? e->active->model : NULL;
+}
+
+const acids_method *acids_engine_method(const acids_engine *e)
+{
+    return e->active ? e->active->method : NULL;
+}
+
+int acids_engine_buffer(const acids_engine *e)
+{
+    return e->active ? e->active->buffer : 0;
+}
+
+int acids_engine_latency(const acids_engine *e)
+{
+    return e->active ? LATENCY_BUFFERS * e->active->buffer : 0;
+}
+
+long acids_engine_underruns(const acids_engine *e)
+{
+    return e->underruns;
+}
+
+int acids_engine_in_channels(const acids_engine *e)
+{
+    return e->in_ch;
+}
+
+int acids_engine_out_channels(const acids_engine *e)
+{
+    return e->out_ch;
+}
