@@ -125,6 +125,11 @@ static acids_stream *stream_new(acids_model *model, const acids_method *m, int b
         stream_free(s);
         return NULL;
     }
+    /* Touch every page now: a first write from the audio thread would be a page fault. */
+    for (int i = 0; i < NSLOTS; i++) {
+        memset(s->slots[i].in, 0, sizeof(float) * m->in_ch * buffer);
+        memset(s->slots[i].out, 0, sizeof(float) * m->out_ch * buffer);
+    }
     return s;
 }
 

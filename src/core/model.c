@@ -220,11 +220,13 @@ int acids_contract_check_buffer(const acids_contract *c, int buffer, char *err, 
     int g = acids_contract_granularity(c);
     if (buffer >= g && buffer % g == 0 && buffer <= (1 << 20)) return 0;
     int below = buffer / g * g, above = below + g;
-    if (err)
+    if (err && below > 0)
         snprintf(err, errlen,
-                 "buffer %d is not a multiple of the model's largest ratio %d (try %d%s%d)",
-                 buffer, g, below > 0 ? below : above, below > 0 ? " or " : "",
-                 below > 0 ? above : 2 * above);
+                 "buffer %d is not a multiple of the model's largest ratio %d (try %d or %d)",
+                 buffer, g, below, above);
+    else if (err)
+        snprintf(err, errlen, "buffer %d is smaller than the model's largest ratio %d (try %d)",
+                 buffer, g, g);
     return -1;
 }
 

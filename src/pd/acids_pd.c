@@ -181,7 +181,7 @@ static void handle_event(acids_pd_object *x, const acids_event *ev)
         x->underruns_reported = 0;
         snprintf(x->model_path, sizeof x->model_path, "%s", m->path);
         snprintf(x->method, sizeof x->method, "%s", acids_engine_method(x->engine)->name);
-        logpost(x, 2, "%s: %s loaded, method %s, buffer %d, latency %d samples", x->name,
+        post("%s: %s loaded, method %s, buffer %d, latency %d samples", x->name,
                 m->path, x->method, acids_engine_buffer(x->engine),
                 acids_engine_latency(x->engine));
         x->sr_warned = 0;
@@ -203,7 +203,7 @@ static void handle_event(acids_pd_object *x, const acids_event *ev)
         info_text(x, "error", ev->text);
         break;
     case ACIDS_EVENT_NOTICE:
-        logpost(x, 2, "%s: %s", x->name, ev->text);
+        post("%s: %s", x->name, ev->text);
         break;
     }
 }
@@ -217,8 +217,7 @@ static void report_underruns(acids_pd_object *x)
     double now = sys_getrealtime();
     if (now - x->last_underrun_post > UNDERRUN_POST_S) {
         x->last_underrun_post = now;
-        logpost(x, 1,
-                "%s: %ld buffer(s) came late and were played as silence (the model is slower "
+        post("warning: %s: %ld buffer(s) came late and were played as silence (the model is slower "
                 "than real time here: try a larger buffer)",
                 x->name, u);
     }
@@ -295,7 +294,7 @@ static void acids_pd_load(acids_pd_object *x, t_symbol *s, int argc, t_atom *arg
     if (inspect_model(x, name, path, sizeof path, &c) < 0) return;
     if (check_method(x, &c, path, method) < 0) return;
     if (x->buffer && acids_contract_check_buffer(&c, x->buffer, NULL, 0) < 0) {
-        logpost(x, 2, "%s: buffer %d does not suit %s, using its default", x->name, x->buffer,
+        post("%s: buffer %d does not suit %s, using its default", x->name, x->buffer,
                 path);
         x->buffer = 0;
     }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Runs every test suite of the library and adds up their TAP lines ("ok - ..." and
+# "not ok - ..."). A suite that exits non-zero without saying why counts as one failure.
+# Ends with the line "N passed, N failed"; exits non-zero when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export ACIDS_ROOT="$ROOT"
+export ACIDS_PYTHON=/usr/bin/python3 # Debian's interpreter, the one with python3-torch
+TMP=$(mktemp -d)
+export ACIDS_TMP="$TMP"
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+suite() {
+    name=$1
+    shift
+    log="$TMP/$name.log"
+    start=$(date +%s)
+    "$@" >"$log" 2>&1
+    code=$?
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$code" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name: exited with code $code" >>"$log"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    echo "== $name: $p passed, $f failed ($(($(date +%s) - start)) s)"
+    # Failures, with the lines around them, are what a reader needs.
+    grep -B3 -A8 '^not ok ' "$log" | sed 's/^/   /'
+}
+
+mkdir -p "$TMP/ts"
+suite ts_archive sh -c "$ACIDS_PYTHON tests/unit/make_ts_archive_fixture.py $TMP/ts && build/test_ts_archive $TMP/ts"
+suite engine build/test_engine
+for s in tests/cli/run_cli_tests.sh tests/pd/run_pd_tests.sh; do
+    [ -f "$s" ] && suite "$(basename "$s" .sh)" sh "$s"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
