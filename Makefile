@@ -1,6 +1,7 @@
 # acids: neural audio synthesis externals for Pure Data.
 #
 #   make deps      install what is missing (Debian packages; sudo when not root)
+#                  (on a machine without make: sh tests/deps.sh)
 #   make           build the externals (rave~.pd_linux ...) and libacids.so
 #   make demo      deps + build + render models/demo.wav through rave~ in headless Pd
 #   make check     deps + build + the whole test suite (ends with "N passed, N failed")
@@ -49,21 +50,10 @@ shared.ldflags += -Wl,-rpath,'$$ORIGIN',--enable-new-dtags
 
 PYTHON_TORCH = /usr/bin/python3
 BUILD = build
-DEBIAN_PACKAGES = build-essential puredata-core puredata-dev libtorch-dev libsndfile1-dev \
-  libfftw3-dev libopenblas0-serial python3-torch python3-numpy python3-scipy python3-soundfile
-
 .PHONY: deps demo check test cli models style
 
 deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
-	if [ -n "$$missing" ]; then \
-	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "installing:" $$missing; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	sh tests/deps.sh
 
 # The core without Pd, for the renderer and the tests (debug symbols, warnings as errors).
 build.cflags = -std=c11 -O2 -g -Wall -Wextra -Wno-format-truncation -Werror -fPIC -pthread
