@@ -50,7 +50,7 @@ shared.ldflags += -Wl,-rpath,'$$ORIGIN',--enable-new-dtags
 
 PYTHON_TORCH = /usr/bin/python3
 BUILD = build
-.PHONY: deps demo check test cli models style
+.PHONY: deps demo check test cli models style bench
 
 deps:
 	sh tests/deps.sh
