@@ -33,7 +33,7 @@ struct acids_stream {
     slot slots[NSLOTS];
     float *model_in, *model_out; /* worker scratch at the model's frame rates */
     /* worker only: failures are reported once per burst */
-    long failures, nonfinite;
+    long failures, nonfinite, skipped;
 };
 
 typedef enum { JOB_PROCESS, JOB_RETIRE, JOB_GET, JOB_SET, JOB_RESET, JOB_THREADS } job_kind;
@@ -86,6 +86,7 @@ struct acids_engine {
     sem_t work_sem, load_sem, event_sem, done_sem;
     pthread_t worker, loader;
     _Atomic int quit, loader_busy, offline, refs;
+    _Atomic long playing; /* seq of the buffer process is playing: older jobs are too late */
     _Atomic unsigned long stream_ids;
     int threads;
 };
@@ -195,6 +196,18 @@ static void run_process(acids_engine *e, const job *j)
     acids_stream *s = j->stream;
     slot *sl = &s->slots[j->slot];
     char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + 64];
+    /* In real time, a buffer whose time has already passed can never be heard: skip it so a
+     * worker that fell behind (a CPU spike) catches up at once instead of staying late. */
+    if (!atomic_load(&e->offline) && sl->seq < atomic_load_explicit(&e->playing, memory_order_relaxed)) {
+        if (s->skipped++ == 0)
+            post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0,
+                       "the model fell behind real time: skipping buffers that came too late",
+                       NULL);
+        done_item d = {s->id, j->slot};
+        acids_spsc_push(&e->done, &d);
+        return;
+    }
+    s->skipped = 0;
     gather_input(s, sl);
     if (acids_model_run(s->model, s->method, s->buffer, s->model_in, s->model_out, err,
                         sizeof err) < 0) {
@@ -682,6 +695,7 @@ void acids_engine_process(acids_engine *e, const float *const *in, float *const 
             for (int c = 0; c < nin; c++) memcpy(dst + (size_t)c * B, in[c] + i, sizeof(float) * k);
         }
         long need = e->t / B - LATENCY_BUFFERS;
+        atomic_store_explicit(&e->playing, need, memory_order_relaxed);
         const slot *p = need >= 0 ? find_output(e, s, need) : NULL;
         if (p) {
             for (int c = 0; c < nout; c++)

@@ -3,6 +3,7 @@
 #include "acids_pd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define POLL_MS 20.0           /* how often worker events are looked for, in logical time */
@@ -120,11 +121,38 @@ static void info_floats(acids_pd_object *x, const char *sel, int n, const double
     outlet_anything(x->info, gensym(sel), n, a);
 }
 
-static void info_text(acids_pd_object *x, const char *sel, const char *text)
+/* `method symbol forward`: after [route method], a plain symbol message. */
+static void info_symbol(acids_pd_object *x, const char *sel, const char *text)
 {
-    t_atom a;
-    SETSYMBOL(&a, gensym(text));
-    outlet_anything(x->info, gensym(sel), 1, &a);
+    t_atom a[2];
+    SETSYMBOL(&a[0], &s_symbol);
+    SETSYMBOL(&a[1], gensym(text));
+    outlet_anything(x->info, gensym(sel), 2, a);
+}
+
+/* `error cannot load ...`: the words as atoms, for [route error] and a message box. Commas
+ * and semicolons are left out: in a Pd message they would cut it. */
+static void info_words(acids_pd_object *x, const char *sel, const char *text)
+{
+    t_atom a[64];
+    char word[MAXPDSTRING];
+    int n = 0;
+    while (*text && n < 64) {
+        size_t k = 0;
+        while (*text == ' ') text++;
+        for (; *text && *text != ' '; text++)
+            if (*text != ',' && *text != ';' && k + 1 < sizeof word) word[k++] = *text;
+        if (k == 0) continue;
+        word[k] = 0;
+        char *end;
+        double f = strtod(word, &end);
+        if (*end == 0)
+            SETFLOAT(&a[n], (t_float)f);
+        else
+            SETSYMBOL(&a[n], gensym(word));
+        n++;
+    }
+    outlet_anything(x->info, gensym(sel), n, a);
 }
 
 static void info_values(acids_pd_object *x, const char *sel, const acids_value *v, int n)
@@ -162,7 +190,7 @@ static void output_state(acids_pd_object *x)
     info_floats(x, "latency", 1, v);
     v[0] = acids_engine_buffer(x->engine);
     info_floats(x, "buffer", 1, v);
-    info_text(x, "method", acids_engine_method(x->engine)->name);
+    info_symbol(x, "method", acids_engine_method(x->engine)->name);
     v[0] = m->contract.sample_rate;
     v[1] = sys_getsr();
     info_floats(x, "sr", 2, v);
@@ -172,40 +200,51 @@ static void output_state(acids_pd_object *x)
 
 /* --- events from the engine, on Pd's thread --- */
 
-static void handle_event(acids_pd_object *x, const acids_event *ev)
+/* A model was swapped in: what the object remembers of it. */
+static void adopt_model(acids_pd_object *x)
+{
+    snprintf(x->model_path, sizeof x->model_path, "%s", acids_engine_model(x->engine)->path);
+    snprintf(x->method, sizeof x->method, "%s", acids_engine_method(x->engine)->name);
+    x->underruns_reported = 0;
+    x->sr_warned = 0;
+}
+
+/* Tells the console and the info outlet what happened. */
+static void report_event(acids_pd_object *x, const acids_event *ev)
 {
     switch (ev->kind) {
     case ACIDS_EVENT_LOADED: {
         const acids_model *m = acids_engine_model(x->engine);
-        x->pending--;
-        x->underruns_reported = 0;
-        snprintf(x->model_path, sizeof x->model_path, "%s", m->path);
-        snprintf(x->method, sizeof x->method, "%s", acids_engine_method(x->engine)->name);
-        post("%s: %s loaded, method %s, buffer %d, latency %d samples", x->name,
-                m->path, x->method, acids_engine_buffer(x->engine),
-                acids_engine_latency(x->engine));
-        x->sr_warned = 0;
+        post("%s: %s loaded, method %s, buffer %d, latency %d samples", x->name, m->path,
+             x->method, acids_engine_buffer(x->engine), acids_engine_latency(x->engine));
         warn_sample_rate(x);
-        info_text(x, "loaded", m->path);
+        info_symbol(x, "loaded", m->path);
         output_state(x);
         break;
     }
     case ACIDS_EVENT_LOAD_FAILED:
-        x->pending--;
         pd_error(x, "%s: cannot load %s", x->name, ev->text);
-        info_text(x, "error", ev->text);
+        info_words(x, "error", ev->text);
         break;
     case ACIDS_EVENT_ATTRIBUTE:
         info_values(x, ev->name, ev->values, ev->nvalues);
         break;
     case ACIDS_EVENT_ERROR:
         pd_error(x, "%s: %s", x->name, ev->text);
-        info_text(x, "error", ev->text);
+        info_words(x, "error", ev->text);
         break;
     case ACIDS_EVENT_NOTICE:
         post("%s: %s", x->name, ev->text);
         break;
     }
+}
+
+/* An event from the engine's threads (real time). */
+static void handle_event(acids_pd_object *x, const acids_event *ev)
+{
+    if (ev->kind == ACIDS_EVENT_LOADED || ev->kind == ACIDS_EVENT_LOAD_FAILED) x->pending--;
+    if (ev->kind == ACIDS_EVENT_LOADED) adopt_model(x);
+    report_event(x, ev);
 }
 
 static void report_underruns(acids_pd_object *x)
@@ -217,9 +256,9 @@ static void report_underruns(acids_pd_object *x)
     double now = sys_getrealtime();
     if (now - x->last_underrun_post > UNDERRUN_POST_S) {
         x->last_underrun_post = now;
-        post("warning: %s: %ld buffer(s) came late and were played as silence (the model is slower "
-                "than real time here: try a larger buffer)",
-                x->name, u);
+        post("warning: %s: %ld buffer(s) came late and were played as silence (the model is "
+             "slower than real time here: try a larger buffer)",
+             x->name, u);
     }
     x->underruns_reported = u;
 }
@@ -227,6 +266,10 @@ static void report_underruns(acids_pd_object *x)
 static void poll_tick(acids_pd_object *x)
 {
     acids_event ev;
+    if (x->has_deferred) {
+        x->has_deferred = 0;
+        report_event(x, &x->deferred);
+    }
     while (acids_engine_poll(x->engine, &ev, 0)) handle_event(x, &ev);
     report_underruns(x);
     clock_delay(x->poll, POLL_MS);
@@ -236,10 +279,14 @@ static void poll_tick(acids_pd_object *x)
 static void start_load(acids_pd_object *x, const char *path, const char *method, int buffer)
 {
     if (x->offline) {
+        /* The model is active when this returns; its outcome is told by the poll clock, as in
+         * real time, because at creation the outlets are not connected yet. */
         acids_event ev;
-        x->pending++;
-        acids_engine_load_wait(x->engine, path, method, buffer, &ev);
-        handle_event(x, &ev);
+        if (x->has_deferred) report_event(x, &x->deferred);
+        if (acids_engine_load_wait(x->engine, path, method, buffer, &ev) == 0) adopt_model(x);
+        x->deferred = ev;
+        x->has_deferred = 1;
+        clock_delay(x->poll, 0);
         return;
     }
     if (acids_engine_load(x->engine, path, method, buffer) < 0) {

@@ -29,6 +29,8 @@ typedef struct acids_pd_object {
     int threads;
     int offline; /* wait for the model instead of playing silence (Pd -batch, or asked for) */
     int pending; /* loads requested and not answered yet */
+    acids_event deferred; /* the outcome of an offline load, told by the next poll */
+    int has_deferred;
     long underruns_reported;
     double last_underrun_post;
     double sr_warned; /* the Pd rate we last warned about, so each mismatch is said once */

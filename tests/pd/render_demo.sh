@@ -1,0 +1,41 @@
+#!/bin/sh
+# The demo: headless Pd plays models/demo.wav through [rave~ rave_demo] (help-patches/
+# acids-demo.pd) and writes out/demo-rave.wav, aligned with the input. Prints the patch's own
+# report (latency from rave~'s info outlet, real-time factor measured with [realtime]) and
+# a one-line summary; exits non-zero when Pd fails, logs an error, or the file is missing
+# or silent.  Usage: sh tests/pd/render_demo.sh   (or: make demo)
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+OUT=out/demo-rave.wav
+LOG=out/demo-rave.log
+mkdir -p out
+rm -f "$OUT"
+[ -e rave~.pd_linux ] || { echo "render_demo: rave~.pd_linux is not built: run make" >&2; exit 1; }
+
+start=$(date +%s%N)
+timeout 120 pd -nogui -batch -nosound -nrt -path "$ROOT" -open help-patches/acids-demo.pd \
+    -send "acids-demo-batch 1" >"$LOG" 2>&1
+code=$?
+wall_ms=$((($(date +%s%N) - start) / 1000000))
+grep -E '^acids-demo: |^error' "$LOG"
+
+fail() {
+    echo "render_demo: $* (log: $LOG)" >&2
+    exit 1
+}
+[ "$code" -eq 0 ] || fail "pd exited with $code"
+! grep -qiE "^error|couldn't create" "$LOG" || fail "Pd logged an error"
+[ -s "$OUT" ] || fail "$OUT was not written"
+latency=$(sed -n 's/^acids-demo: latency \([0-9]*\) samples.*/\1/p' "$LOG")
+audio=$(sed -n 's/^acids-demo: rendered \([0-9.]*\) s of audio.*/\1/p' "$LOG")
+rtf=$(sed -n 's/^acids-demo: .*real-time factor \([0-9.]*\).*/\1/p' "$LOG")
+peak=$(sed -n 's/^acids-demo: peak \(.*\)/\1/p' "$LOG")
+frames=$(sed -n 's/^acids-demo: wrote \([0-9]*\) frames.*/\1/p' "$LOG")
+[ -n "$latency" ] && [ -n "$rtf" ] && [ -n "$frames" ] || fail "the patch did not report everything"
+# not silent: the peak must be above -60 dBFS
+awk -v p="${peak:-0}" 'BEGIN { exit !(p > 0.001) }' || fail "$OUT is silent (peak ${peak:-?})"
+wall=$((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))
+echo "render_demo: models/demo.wav ($audio s) -> $OUT through rave_demo: real-time factor" \
+    "$(printf %.1f "$rtf") in Pd's DSP ($wall s wall with startup and load), latency $latency" \
+    "samples (skipped), peak $peak"
