@@ -13,10 +13,10 @@
 lib.name = acids
 
 ifdef LIBTORCH
-torch.cflags = -I$(LIBTORCH)/include -I$(LIBTORCH)/include/torch/csrc/api/include
+torch.cflags = -isystem $(LIBTORCH)/include -isystem $(LIBTORCH)/include/torch/csrc/api/include
 torch.ldlibs = -L$(LIBTORCH)/lib -Wl,-rpath,$(LIBTORCH)/lib -ltorch -ltorch_cpu -lc10
 else
-torch.cflags = -I/usr/include/torch/csrc/api/include
+torch.cflags = -isystem /usr/include/torch/csrc/api/include
 torch.ldlibs = -ltorch -ltorch_cpu -lc10
 endif
 

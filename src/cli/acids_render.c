@@ -152,10 +152,10 @@ int main(int argc, char **argv)
         return 1;
     }
     long written = 0;
-    for (long s = skip; s < total; s += step) {
-        sf_writef_float(out, result + (size_t)s * m->out_ch, 1);
-        written++;
-    }
+    for (long s = skip; s < total; s += step) /* in place: frame `written` <= frame s */
+        memmove(result + (size_t)written++ * m->out_ch, result + (size_t)s * m->out_ch,
+                sizeof(float) * m->out_ch);
+    sf_writef_float(out, result, written);
     sf_close(out);
 
     double seconds = frames / sr;

@@ -366,6 +366,7 @@ static void *loader_main(void *arg)
     acids_engine *e = arg;
     block_signals();
     acids_enable_flush_to_zero();
+    acids_torch_set_threads(e->threads); /* the warm-up runs here: no idle spinning team */
     load_request r;
     char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + ACIDS_PATH_MAX];
     for (;;) {
