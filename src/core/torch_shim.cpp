@@ -248,6 +248,13 @@ bool is_regular_readable(const char *path, std::string &why) {
     return true;
 }
 
+// A name into a fixed C buffer, truncated to fit.
+void copy_name(char *dst, const std::string &s) {
+    size_t len = std::min(s.size(), (size_t)ACIDS_NAME_MAX - 1);
+    std::memcpy(dst, s.data(), len);
+    dst[len] = '\0';
+}
+
 std::string safe_name(const char *s) { return s ? std::string(s) : std::string("(null)"); }
 
 } // namespace
@@ -311,11 +318,7 @@ ACIDS_API int acids_torch_list_methods(const acids_torch *m, char (*names)[ACIDS
         int n = 0;
         for (const torch::jit::Method &meth : m->module.get_methods()) {
             if (n >= max) break;
-            const std::string &s = meth.name();
-            size_t len = std::min(s.size(), (size_t)ACIDS_NAME_MAX - 1);
-            std::memcpy(names[n], s.data(), len);
-            names[n][len] = '\0';
-            n++;
+            copy_name(names[n++], meth.name());
         }
         return n;
     } catch (...) {
@@ -331,11 +334,7 @@ ACIDS_API int acids_torch_list_members(const acids_torch *m, char (*names)[ACIDS
         const c10::ClassTypePtr &type = m->module.type();
         for (size_t i = 0; i < type->numAttributes() && n < max; i++) {
             if (type->getAttribute(i)->is_module()) continue;
-            const std::string &s = type->getAttributeName(i);
-            size_t len = std::min(s.size(), (size_t)ACIDS_NAME_MAX - 1);
-            std::memcpy(names[n], s.data(), len);
-            names[n][len] = '\0';
-            n++;
+            copy_name(names[n++], type->getAttributeName(i));
         }
         return n;
     } catch (...) {

@@ -4,28 +4,11 @@
 # latency the renderer reports; then files it must refuse. TAP lines; exits 1 on any failure.
 # Runs from tests/run.sh or alone: sh tests/cli/run_cli_tests.sh
 set -u
-ROOT=${ACIDS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=${ACIDS_PYTHON:-/usr/bin/python3}
-if [ -z "${ACIDS_TMP:-}" ]; then
-    ACIDS_TMP=$(mktemp -d)
-    trap 'rm -rf "$ACIDS_TMP"' EXIT
-fi
+. "$(dirname "$0")/../lib.sh"
 T=$ACIDS_TMP/cli
 mkdir -p "$T"
 RENDER=$ROOT/build/acids-render
-WAVCMP=$ROOT/build/wavcmp
-REF=$ROOT/tests/ref/torch_ref.py
-FIX=$ROOT/tests/fixtures
-DEMO=$ROOT/models/rave_demo.ts
-V1=$ROOT/models/rave_v1_demo.ts
 INPUT=$ROOT/models/demo.wav
-failures=0
-
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failures=$((failures + 1))
-}
 
 for b in "$RENDER" "$WAVCMP"; do
     [ -x "$b" ] || { notok "$b is built (make cli test-binaries)"; exit 1; }

@@ -6,30 +6,14 @@
 # error line fails the test unless that test expects it explicitly. TAP lines; exits 1 on
 # failure. Runs from tests/run.sh or alone: sh tests/pd/run_pd_tests.sh
 set -u
-ROOT=${ACIDS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=${ACIDS_PYTHON:-/usr/bin/python3}
-if [ -z "${ACIDS_TMP:-}" ]; then
-    ACIDS_TMP=$(mktemp -d)
-    trap 'rm -rf "$ACIDS_TMP"' EXIT
-fi
+. "$(dirname "$0")/../lib.sh"
 T=$ACIDS_TMP/pd
 mkdir -p "$T"
-WAVCMP=$ROOT/build/wavcmp
-REF=$ROOT/tests/ref/torch_ref.py
-FIX=$ROOT/tests/fixtures
-DEMO=$ROOT/models/rave_demo.ts
-V1=$ROOT/models/rave_v1_demo.ts
 B=2048            # the shipped models' buffer (and latent ratio)
 LAT=$((2 * B))    # rave~'s latency
 N=$((64 * B))     # input length: ~3 s of models/demo.wav
 L=$((N + 4 * B))  # render length: room for encode -> decode (2 latencies)
-failures=0
 
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failures=$((failures + 1))
-}
 
 for f in "$WAVCMP" "$ROOT/rave~.pd_linux"; do
     [ -e "$f" ] || { notok "$f is built (make && make test-binaries)"; exit 1; }
