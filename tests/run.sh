@@ -41,5 +41,21 @@ for s in tests/cli/run_cli_tests.sh tests/pd/run_pd_tests.sh; do
     [ -f "$s" ] && suite "$(basename "$s" .sh)" sh "$s"
 done
 
+# --- spectral (src/spectral/): unit tests against numpy, then real notes through fluidsynth (~5 s)
+mkdir -p "$TMP/spectral"
+suite spectral sh -c "$ACIDS_PYTHON tests/ref/spectral_ref.py $TMP/spectral && build/test_spectral $TMP/spectral"
+suite spectral_real_notes sh tests/bench/pitch_quality.sh
+# --- end spectral
+
+# --- Raspberry Pi (issue 6): the arm64 build under qemu-user, unit tests and arm64 Pd (~80 s)
+suite arm64_emulated sh tests/pi/run_arm64_tests.sh
+# --- end Raspberry Pi
+
+# --- robustness (tests/robust/, issue 5): fault injection, churn, message fuzz, TSan, valgrind
+for s in faults churn fuzz tsan valgrind; do
+    [ -f "tests/robust/run_$s.sh" ] && suite "robust_$s" sh "tests/robust/run_$s.sh"
+done
+# --- end robustness
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

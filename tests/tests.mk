@@ -38,3 +38,48 @@ $(BUILD)/direct_call: tests/bench/direct_call.c $(core.objects)
 bench: deps
 	$(MAKE) all $(BUILD)/direct_call
 	bash tests/bench/run_bench.sh
+
+# --- robustness (tests/robust/, issue 5): the engine tests under ThreadSanitizer. libtorch is
+# not instrumented: tests/robust/tsan.supp silences reports that lie wholly outside our code.
+tsan.flags = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+tsan.objects = $(patsubst src/core/%.c,$(BUILD)/tsan/%.o,$(core.c)) $(BUILD)/tsan/torch_shim.o
+
+$(BUILD)/tsan/%.o: src/core/%.c src/core/*.h
+	@mkdir -p $(BUILD)/tsan
+	$(CC) $(build.cflags) $(tsan.flags) -c $< -o $@
+$(BUILD)/tsan/torch_shim.o: src/core/torch_shim.cpp src/core/torch_shim.h
+	@mkdir -p $(BUILD)/tsan
+	$(CXX) $(build.cxxflags) $(tsan.flags) -c $< -o $@
+$(BUILD)/tsan/test_engine: tests/unit/test_engine.c tests/unit/tap.h $(tsan.objects)
+	$(CC) $(test.cflags) $(tsan.flags) -c tests/unit/test_engine.c -o $(BUILD)/tsan/test_engine.o
+	$(CXX) $(tsan.flags) -o $@ $(BUILD)/tsan/test_engine.o $(tsan.objects) $(torch.ldlibs) -pthread -lm
+
+test-binaries: $(BUILD)/tsan/test_engine
+# --- end robustness
+
+# --- spectral (src/spectral/, issues 3 and 4): STFT, DDSP loudness, YIN pitch. No Pd, no
+# torch; FFTW single precision, and double for the loudness (see src/spectral/loudness.h).
+spectral.csources = src/spectral/fft_planner.c src/spectral/sample_history.c src/spectral/stft.c \
+	src/spectral/loudness.c src/spectral/pitch.c
+spectral.ldlibs = -lfftw3f -lfftw3 -lm
+
+$(BUILD)/test_spectral: tests/unit/test_spectral.c tests/unit/tap.h $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
+	$(CC) $(test.cflags) -Isrc/spectral -o $@ tests/unit/test_spectral.c $(spectral.csources) $(spectral.ldlibs)
+$(BUILD)/pitch_quality: tests/bench/pitch_quality.c $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
+	$(CC) $(test.cflags) -Isrc/spectral -o $@ tests/bench/pitch_quality.c $(spectral.csources) -lsndfile $(spectral.ldlibs)
+
+test-binaries: $(BUILD)/test_spectral $(BUILD)/pitch_quality
+# --- end spectral
+
+# --- Raspberry Pi (issue 6): the arm64 build (build/arm64) for tests/pi/run_arm64_tests.sh,
+# made when tests/deps.sh could set up the arm64 sysroot (else those tests say SKIP).
+.PHONY: arm64 arm64-if-possible dek
+arm64:
+	+$(MAKE) PLATFORM=aarch64-linux-gnu
+arm64-if-possible:
+	+@if [ -e "$$(sh tests/pi/sysroot.sh --path)/usr/lib/aarch64-linux-gnu/libtorch_cpu.so" ]; \
+	then $(MAKE) PLATFORM=aarch64-linux-gnu; else echo "acids: no arm64 sysroot, no arm64 build"; fi
+ifneq ($(ACIDS_CROSS),inner)
+test-binaries: arm64-if-possible
+endif
+# --- end Raspberry Pi

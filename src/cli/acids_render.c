@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     int hold = (m->in_ratio > 1 && in_info.samplerate * 4 < sr) ? m->in_ratio : 1;
     long frames = (long)in_info.frames * hold;
 
-    acids_engine *e = acids_engine_new(m->in_ch, m->out_ch, threads, err, sizeof err);
+    acids_engine *e = acids_engine_new(m->in_ch, m->out_ch, threads, NULL, err, sizeof err);
     if (!e) {
         fprintf(stderr, "acids-render: %s\n", err);
         return 1;

@@ -32,6 +32,9 @@ struct acids_stream {
     int buffer;
     slot slots[NSLOTS];
     float *model_in, *model_out; /* worker scratch at the model's frame rates */
+    void *stage;                 /* this stream's stage instance, or NULL */
+    void (*stage_destroy)(void *);
+    float *staged;               /* [model_in_ch][B]: what the stage hands the model */
     /* worker only: failures are reported once per burst */
     long failures, nonfinite, skipped;
 };
@@ -89,6 +92,8 @@ struct acids_engine {
     _Atomic long playing; /* seq of the buffer process is playing: older jobs are too late */
     _Atomic unsigned long stream_ids;
     int threads;
+    acids_stage stage; /* in_ch 0: none */
+    _Atomic long host_rate;
 };
 
 /* --- streams --- */
@@ -102,11 +107,15 @@ static void stream_free(acids_stream *s)
     }
     free(s->model_in);
     free(s->model_out);
+    free(s->staged);
+    if (s->stage && s->stage_destroy) s->stage_destroy(s->stage);
     acids_model_free(s->model);
     free(s);
 }
 
-static acids_stream *stream_new(acids_model *model, const acids_method *m, int buffer)
+/* Slots hold what the object receives and plays (in_ch, out_ch: the engine's channels). */
+static acids_stream *stream_new(acids_model *model, const acids_method *m, int buffer, int in_ch,
+                                int out_ch)
 {
     acids_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -115,8 +124,8 @@ static acids_stream *stream_new(acids_model *model, const acids_method *m, int b
     s->buffer = buffer;
     int ok = 1;
     for (int i = 0; i < NSLOTS; i++) {
-        s->slots[i].in = calloc((size_t)m->in_ch * buffer, sizeof(float));
-        s->slots[i].out = calloc((size_t)m->out_ch * buffer, sizeof(float));
+        s->slots[i].in = calloc((size_t)in_ch * buffer, sizeof(float));
+        s->slots[i].out = calloc((size_t)out_ch * buffer, sizeof(float));
         ok = ok && s->slots[i].in && s->slots[i].out;
     }
     s->model_in = calloc((size_t)m->in_ch * (buffer / m->in_ratio), sizeof(float));
@@ -128,8 +137,8 @@ static acids_stream *stream_new(acids_model *model, const acids_method *m, int b
     }
     /* Touch every page now: a first write from the audio thread would be a page fault. */
     for (int i = 0; i < NSLOTS; i++) {
-        memset(s->slots[i].in, 0, sizeof(float) * m->in_ch * buffer);
-        memset(s->slots[i].out, 0, sizeof(float) * m->out_ch * buffer);
+        memset(s->slots[i].in, 0, sizeof(float) * in_ch * buffer);
+        memset(s->slots[i].out, 0, sizeof(float) * out_ch * buffer);
     }
     return s;
 }
@@ -157,12 +166,12 @@ static void post_event(acids_engine *e, acids_spsc *q, acids_event_kind kind, in
 static void engine_release(acids_engine *e);
 
 /* Latent-rate inputs take the last sample of each group of in_ratio samples (as nn~). */
-static void gather_input(const acids_stream *s, const slot *sl)
+static void gather_input(const acids_stream *s, const float *audio)
 {
     const acids_method *m = s->method;
     int B = s->buffer, r = m->in_ratio, frames = B / r;
     for (int c = 0; c < m->in_ch; c++) {
-        const float *src = sl->in + (size_t)c * B + (r - 1);
+        const float *src = audio + (size_t)c * B + (r - 1);
         float *dst = s->model_in + (size_t)c * frames;
         for (int f = 0; f < frames; f++) dst[f] = src[(size_t)f * r];
     }
@@ -208,7 +217,13 @@ static void run_process(acids_engine *e, const job *j)
         return;
     }
     s->skipped = 0;
-    gather_input(s, sl);
+    if (s->stage) {
+        e->stage.process(s->stage, sl->in, s->staged,
+                         sl->out + (size_t)s->method->out_ch * s->buffer, s->buffer);
+        gather_input(s, s->staged);
+    } else {
+        gather_input(s, sl->in);
+    }
     if (acids_model_run(s->model, s->method, s->buffer, s->model_in, s->model_out, err,
                         sizeof err) < 0) {
         memset(sl->out, 0, sizeof(float) * s->method->out_ch * s->buffer);
@@ -339,20 +354,35 @@ static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char
         if (k > 0 && (size_t)k < errlen) snprintf(err + k, errlen - k, ")");
         goto fail;
     }
-    if (m->in_ch != e->in_ch || m->out_ch != e->out_ch) {
+    int want_in = e->stage.in_ch ? e->stage.model_in_ch : e->in_ch;
+    int want_out = e->out_ch - (e->stage.in_ch ? e->stage.extra_out : 0);
+    if (m->in_ch != want_in || m->out_ch != want_out) {
         snprintf(err, errlen,
                  "method '%s' takes %d input(s) and gives %d output(s), but this object has "
                  "%d and %d: create a new object for it",
-                 m->name, m->in_ch, m->out_ch, e->in_ch, e->out_ch);
+                 m->name, m->in_ch, m->out_ch, want_in, want_out);
         goto fail;
     }
     int buffer = r->buffer > 0 ? r->buffer : acids_contract_default_buffer(c);
     if (acids_contract_check_buffer(c, buffer, err, errlen) < 0) goto fail;
     if (acids_model_warm_up(model, m, buffer, err, errlen) < 0) goto fail;
-    acids_stream *s = stream_new(model, m, buffer);
+    acids_stream *s = stream_new(model, m, buffer, e->in_ch, e->out_ch);
     if (!s) {
         snprintf(err, errlen, "out of memory for buffer %d", buffer);
         goto fail;
+    }
+    if (e->stage.in_ch) {
+        double sr = (double)atomic_load(&e->host_rate);
+        if (sr <= 0) sr = c->sample_rate > 0 ? c->sample_rate : 44100;
+        s->staged = calloc((size_t)e->stage.model_in_ch * buffer, sizeof(float));
+        s->stage = s->staged ? e->stage.create(e->stage.shared, buffer, c->block, sr, err, errlen)
+                             : NULL;
+        s->stage_destroy = e->stage.destroy;
+        if (!s->stage) {
+            if (!s->staged) snprintf(err, errlen, "out of memory for buffer %d", buffer);
+            stream_free(s); /* frees the model too */
+            return NULL;
+        }
     }
     s->id = atomic_fetch_add(&e->stream_ids, 1) + 1;
     return s;
@@ -391,13 +421,15 @@ static void *loader_main(void *arg)
 
 /* --- life cycle --- */
 
-acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, char *err, size_t errlen)
+acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_stage *stage,
+                               char *err, size_t errlen)
 {
     acids_engine *e = calloc(1, sizeof *e);
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (stage) e->stage = *stage;
     e->in_ch = in_ch;
     e->out_ch = out_ch;
     e->threads = threads > 0 ? threads : 1;
@@ -541,6 +573,11 @@ int acids_engine_set_threads(acids_engine *e, int threads)
     job j = {.kind = JOB_THREADS, .slot = threads, .request = e->next_request++};
     e->threads = threads;
     return push_job(e, &j) < 0 ? -1 : j.request;
+}
+
+void acids_engine_set_host_rate(acids_engine *e, double sample_rate)
+{
+    atomic_store(&e->host_rate, (long)sample_rate);
 }
 
 void acids_engine_set_offline(acids_engine *e, int offline)
@@ -737,7 +774,11 @@ int acids_engine_buffer(const acids_engine *e)
 
 int acids_engine_latency(const acids_engine *e)
 {
-    return e->active ? LATENCY_BUFFERS * e->active->buffer : 0;
+    const acids_stream *s = e->active;
+    if (!s) return 0;
+    /* A stage's latency may follow its settings (ddsp~'s analysis mode), so ask it now. */
+    int staged = s->stage && e->stage.latency ? e->stage.latency(s->stage) : 0;
+    return LATENCY_BUFFERS * s->buffer + staged;
 }
 
 long acids_engine_underruns(const acids_engine *e)

@@ -28,6 +28,27 @@
 typedef struct acids_engine acids_engine;
 typedef struct acids_stream acids_stream;
 
+/* An optional stage between the signals an object receives and what its model takes, run by
+ * the worker on each buffer before the model call: ddsp~ turns audio into pitch and loudness
+ * here. Each stream gets its own instance, made on the loader thread. */
+typedef struct {
+    int in_ch;       /* signals the object receives */
+    int model_in_ch; /* audio-rate signals the stage hands to the model */
+    int extra_out;   /* signals it adds after the model's outputs (features, for display) */
+    void *shared;    /* the object's settings; process may read them (atomically) */
+    /* On the loader thread, for each new model: `block` is the model's time step (DDSP's
+     * block size), `buffer` the samples per call. May allocate. */
+    void *(*create)(void *shared, int buffer, int block, double sample_rate, char *err,
+                    size_t errlen);
+    /* in [in_ch][buffer] -> model_in [model_in_ch][buffer] and extra [extra_out][buffer].
+     * Runs on the worker: no allocation, no lock, no output. */
+    void (*process)(void *instance, const float *in, float *model_in, float *extra, int buffer);
+    /* Samples the stage adds now, or NULL for none. Called from the owner's thread: it may
+     * only read the instance's constants and the shared settings. */
+    int (*latency)(void *instance);
+    void (*destroy)(void *instance);
+} acids_stage;
+
 typedef enum {
     ACIDS_EVENT_LOADED,      /* a model is now active: see acids_engine_stream() */
     ACIDS_EVENT_LOAD_FAILED, /* text says why; the previous model, if any, keeps running */
@@ -46,8 +67,12 @@ typedef struct {
 } acids_event;
 
 /* A new engine for a fixed number of audio inputs and outputs (the object's inlets and
- * outlets). `threads`: libtorch intra-op threads of the worker (1 is best, REFERENCE §3). */
-acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, char *err, size_t errlen);
+ * outlets). `threads`: libtorch intra-op threads of the worker (1 is best, REFERENCE §3).
+ * `stage` may be NULL; the engine keeps a copy. */
+acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_stage *stage,
+                               char *err, size_t errlen);
+/* The host's sample rate, for the stage (models say their own). */
+void acids_engine_set_host_rate(acids_engine *e, double sample_rate);
 /* Stops the threads and frees everything. Never waits for a model load in progress: the
  * loader frees what is left when it finishes. */
 void acids_engine_free(acids_engine *e);

@@ -54,9 +54,26 @@ static double read_sample_rate(const acids_contract_source *src)
 
 static int read_methods(const acids_contract_source *src, acids_contract *c,
                         char (*names)[ACIDS_NAME_MAX], int max_names, char *err, size_t errlen);
+static int read_other_contracts(const acids_contract_source *src, const char *path,
+                                acids_contract *c, char *err, size_t errlen);
 
-int acids_contract_read(const acids_contract_source *src, acids_contract *c, char *err,
-                        size_t errlen)
+const char *acids_layout_name(acids_layout layout)
+{
+    switch (layout) {
+    case ACIDS_LAYOUT_NN_TILDE:
+        return "nn~";
+    case ACIDS_LAYOUT_RAVE_V1:
+        return "RAVE 1.x";
+    case ACIDS_LAYOUT_DDSP:
+        return "DDSP";
+    case ACIDS_LAYOUT_WAVAE:
+        return "WaVAE";
+    }
+    return "?";
+}
+
+int acids_contract_read(const acids_contract_source *src, const char *path, acids_contract *c,
+                        char *err, size_t errlen)
 {
     enum { MAX_MEMBERS = 512 };
     char(*names)[ACIDS_NAME_MAX] = malloc(MAX_MEMBERS * sizeof *names);
@@ -66,7 +83,10 @@ int acids_contract_read(const acids_contract_source *src, acids_contract *c, cha
     }
     int r = read_methods(src, c, names, MAX_MEMBERS, err, errlen);
     free(names);
-    if (r < 0) return -1;
+    if (r < 0) {
+        if (c->n_methods != 0) return -1; /* an nn~ model, but a broken one */
+        return read_other_contracts(src, path, c, err, errlen);
+    }
     /* Attributes (nn~ only): settable with set_<name>, readable with get_<name>. */
     acids_value av[ACIDS_MAX_ATTRIBUTES];
     char e3[ACIDS_ERR_MAX];
@@ -75,6 +95,7 @@ int acids_contract_read(const acids_contract_source *src, acids_contract *c, cha
         if (av[i].type == ACIDS_VALUE_STRING)
             snprintf(c->attributes[c->n_attributes++], ACIDS_NAME_MAX, "%s", av[i].text);
     c->sample_rate = read_sample_rate(src);
+    c->block = acids_contract_granularity(c);
     return 0;
 }
 
@@ -91,6 +112,7 @@ static int read_methods(const acids_contract_source *src, acids_contract *c,
                         "method '%s' is listed by get_methods() but has no valid %s" PARAMS_SUFFIX
                         " buffer [in_ch, in_ratio, out_ch, out_ratio]",
                         names[i], names[i]);
+                c->n_methods = -1;
                 return -1;
             }
             c->n_methods++;
@@ -112,14 +134,80 @@ static int read_methods(const acids_contract_source *src, acids_contract *c,
         if (src->read(src->source, "sampling_rate", &v, 1, e2, sizeof e2) == 1)
             c->layout = ACIDS_LAYOUT_RAVE_V1;
     }
-    if (c->n_methods == 0) {
-        set_err(err, errlen,
-                "not an nn~/RAVE model: no method has an M_params buffer [in_ch, in_ratio, "
-                "out_ch, out_ratio]%s%s",
-                "", "");
+    return c->n_methods > 0 ? 0 : -1;
+}
+
+static double read_number(const acids_contract_source *src, const char *name)
+{
+    acids_value v;
+    char err[ACIDS_ERR_MAX];
+    if (src->read(src->source, name, &v, 1, err, sizeof err) != 1 || v.type == ACIDS_VALUE_STRING)
         return -1;
+    return v.number;
+}
+
+static void add_method(acids_contract *c, const char *name, int in_ch, int in_ratio, int out_ch,
+                       int out_ratio, acids_io_layout in_layout, acids_io_layout out_layout)
+{
+    acids_method *m = &c->methods[c->n_methods++];
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->in_ch = in_ch;
+    m->in_ratio = in_ratio;
+    m->out_ch = out_ch;
+    m->out_ratio = out_ratio;
+    m->in_layout = in_layout;
+    m->out_layout = out_layout;
+}
+
+/* WaVAE writes its buffer and rate only in the file name: name_48kHz_17z_4096b.ts. */
+static void read_wavae_file_name(const char *path, acids_contract *c)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (const char *p = base; *p; p++) {
+        if (*p != '_' || p[1] < '0' || p[1] > '9') continue;
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (!strncmp(end, "kHz", 3)) c->sample_rate = v * 1000.0;
+        if (end[0] == 'b' && (end[1] == '.' || end[1] == '_' || end[1] == 0))
+            c->fixed_buffer = (int)v;
     }
-    return 0;
+}
+
+#define WAVAE_HOP 512 /* host samples per latent frame (hop 256 at 24 kHz, resampled x2) */
+
+static int read_other_contracts(const acids_contract_source *src, const char *path,
+                                acids_contract *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    double block = read_number(src, "ddsp.block_size");
+    if (block > 0) {
+        c->layout = ACIDS_LAYOUT_DDSP;
+        c->block = (int)block;
+        c->sample_rate = read_number(src, "ddsp.sampling_rate");
+        if (c->sample_rate < 0) c->sample_rate = 0;
+        add_method(c, "forward", 2, 1, 1, 1, ACIDS_IO_TIME_MAJOR, ACIDS_IO_TIME_MAJOR);
+        return 0;
+    }
+    double latent = read_number(src, "latent_size"), mel = read_number(src, "mel_size");
+    if (latent > 0 && mel > 0) {
+        c->layout = ACIDS_LAYOUT_WAVAE;
+        int z = (int)latent + (read_number(src, "extract_loudness") > 0 ? 1 : 0);
+        c->sample_rate = 48000; /* unless the file name says otherwise */
+        read_wavae_file_name(path, c);
+        c->block = WAVAE_HOP;
+        add_method(c, "encode", 1, 1, z, WAVAE_HOP, ACIDS_IO_FLAT, ACIDS_IO_CHANNELS_FIRST);
+        add_method(c, "decode", z, WAVAE_HOP, 1, 1, ACIDS_IO_CHANNELS_FIRST,
+                   ACIDS_IO_CHANNELS_FIRST);
+        add_method(c, "forward", 1, 1, 1, 1, ACIDS_IO_FLAT, ACIDS_IO_CHANNELS_FIRST);
+        return 0;
+    }
+    set_err(err, errlen,
+            "not a model acids knows: no method has an M_params buffer [in_ch, in_ratio, "
+            "out_ch, out_ratio] (nn~, RAVE), no ddsp.block_size buffer (DDSP), no "
+            "latent_size/mel_size (WaVAE)%s%s",
+            "", "");
+    return -1;
 }
 
 /* --- the archive as a contract source (no libtorch) --- */
@@ -155,7 +243,7 @@ int acids_contract_read_archive(const char *path, acids_contract *c, char *err, 
     acids_ts_archive *a = acids_ts_open(path, err, errlen);
     if (!a) return -1;
     acids_contract_source src = {a, archive_read, archive_members, archive_declared_methods};
-    int r = acids_contract_read(&src, c, err, errlen);
+    int r = acids_contract_read(&src, path, c, err, errlen);
     acids_ts_close(a);
     return r;
 }
@@ -201,7 +289,7 @@ int acids_contract_has_attribute(const acids_contract *c, const char *name)
 
 int acids_contract_granularity(const acids_contract *c)
 {
-    int g = 1;
+    int g = c->block > 1 ? c->block : 1;
     for (int i = 0; i < c->n_methods; i++) {
         if (c->methods[i].in_ratio > g) g = c->methods[i].in_ratio;
         if (c->methods[i].out_ratio > g) g = c->methods[i].out_ratio;
@@ -211,12 +299,20 @@ int acids_contract_granularity(const acids_contract *c)
 
 int acids_contract_default_buffer(const acids_contract *c)
 {
+    if (c->fixed_buffer > 0) return c->fixed_buffer;
     int g = acids_contract_granularity(c);
     return ((2048 + g - 1) / g) * g;
 }
 
 int acids_contract_check_buffer(const acids_contract *c, int buffer, char *err, size_t errlen)
 {
+    if (c->fixed_buffer > 0) {
+        if (buffer == c->fixed_buffer) return 0;
+        if (err)
+            snprintf(err, errlen, "buffer %d: this export takes exactly %d samples per call",
+                     buffer, c->fixed_buffer);
+        return -1;
+    }
     int g = acids_contract_granularity(c);
     if (buffer >= g && buffer % g == 0 && buffer <= (1 << 20)) return 0;
     int below = buffer / g * g, above = below + g;
@@ -260,7 +356,7 @@ acids_model *acids_model_open(const char *path, char *err, size_t errlen)
     m->torch = t;
     snprintf(m->path, sizeof m->path, "%s", path);
     acids_contract_source src = {t, torch_read, torch_members, torch_declared_methods};
-    if (acids_contract_read(&src, &m->contract, err, errlen) < 0) goto fail;
+    if (acids_contract_read(&src, path, &m->contract, err, errlen) < 0) goto fail;
     for (int i = 0; i < m->contract.n_methods; i++) {
         if (!acids_torch_has_method(t, m->contract.methods[i].name)) {
             set_err(err, errlen, "the model declares method '%s' but does not define it%s",
@@ -283,12 +379,36 @@ void acids_model_free(acids_model *m)
     free(m);
 }
 
+/* A tensor view of `channels` x `frames` floats laid out as the method expects. */
+static void view_of(acids_io_layout layout, float *data, int channels, int frames,
+                    acids_tensor_view *v)
+{
+    switch (layout) {
+    case ACIDS_IO_CHANNELS_FIRST:
+        *v = (acids_tensor_view){data, 3, {1, channels, frames, 0}};
+        break;
+    case ACIDS_IO_TIME_MAJOR: /* one channel per tensor */
+        *v = (acids_tensor_view){data, 3, {1, frames, 1, 0}};
+        break;
+    case ACIDS_IO_FLAT:
+        *v = (acids_tensor_view){data, 2, {1, frames, 0, 0}};
+        break;
+    }
+}
+
 int acids_model_run(acids_model *model, const acids_method *m, int buffer, float *in, float *out,
                     char *err, size_t errlen)
 {
-    acids_tensor_view vin = {in, 3, {1, m->in_ch, buffer / m->in_ratio, 0}};
-    acids_tensor_view vout = {out, 3, {1, m->out_ch, buffer / m->out_ratio, 0}};
-    return acids_torch_run(model->torch, m->name, &vin, 1, &vout, err, errlen);
+    acids_tensor_view vin[ACIDS_MAX_INPUT_TENSORS], vout;
+    int fi = buffer / m->in_ratio, fo = buffer / m->out_ratio, nin = 1;
+    if (m->in_layout == ACIDS_IO_TIME_MAJOR) {
+        nin = m->in_ch < ACIDS_MAX_INPUT_TENSORS ? m->in_ch : ACIDS_MAX_INPUT_TENSORS;
+        for (int c = 0; c < nin; c++) view_of(m->in_layout, in + (size_t)c * fi, 1, fi, &vin[c]);
+    } else {
+        view_of(m->in_layout, in, m->in_ch, fi, &vin[0]);
+    }
+    view_of(m->out_layout, out, m->out_ch, fo, &vout);
+    return acids_torch_run(model->torch, m->name, vin, nin, &vout, err, errlen);
 }
 
 int acids_model_warm_up(acids_model *model, const acids_method *m, int buffer, char *err,

@@ -81,7 +81,23 @@ static int inspect_model(acids_pd_object *x, const char *name, char *path, size_
         pd_error(x, "%s: %s: %s", x->name, path, err);
         return -1;
     }
+    if (!(x->spec->layouts & (1u << c->layout))) {
+        pd_error(x, "%s: %s follows the %s contract, %s needs %s", x->name, path,
+                 acids_layout_name(c->layout), x->name, x->spec->wants);
+        return -1;
+    }
     return 0;
+}
+
+/* The signals a method needs on this object: a stage stands between inlets and model. */
+static int inlets_for(const acids_pd_object *x, const acids_method *m)
+{
+    return x->stage.in_ch ? x->stage.in_ch : m->in_ch;
+}
+
+static int outlets_for(const acids_pd_object *x, const acids_method *m)
+{
+    return m->out_ch + (x->stage.in_ch ? x->stage.extra_out : 0);
 }
 
 static void describe_methods(const acids_contract *c, char *buf, size_t len)
@@ -102,11 +118,12 @@ static int check_method(acids_pd_object *x, const acids_contract *c, const char 
         pd_error(x, "%s: %s has no method '%s' (it has: %s)", x->name, path, method, list);
         return -1;
     }
-    if (m->in_ch != x->n_in || m->out_ch != x->n_out) {
+    if (inlets_for(x, m) != x->n_in || outlets_for(x, m) != x->n_out ||
+        (x->stage.in_ch && m->in_ch != x->stage.model_in_ch)) {
         pd_error(x,
                  "%s: method '%s' of %s needs %d signal inlet(s) and %d outlet(s), this object "
                  "has %d and %d: refused, create a new object for it",
-                 x->name, method, path, m->in_ch, m->out_ch, x->n_in, x->n_out);
+                 x->name, method, path, inlets_for(x, m), outlets_for(x, m), x->n_in, x->n_out);
         return -1;
     }
     return 0;
@@ -317,7 +334,7 @@ static int arg_int(acids_pd_object *x, const char *msg, int argc, t_atom *argv, 
         return -1;
     }
     t_float f = atom_getfloat(argv);
-    if (f != (t_float)(int)f || f < lo || f > hi) {
+    if (!(f >= lo && f <= hi) || f != (t_float)(int)f) { /* range first: (int) of inf/NaN is UB */
         pd_error(x, "%s: %s must be a whole number from %d to %d, not %g", x->name, msg, lo, hi,
                  f);
         return -1;
@@ -329,7 +346,7 @@ static int arg_int(acids_pd_object *x, const char *msg, int argc, t_atom *argv, 
 static void acids_pd_load(acids_pd_object *x, t_symbol *s, int argc, t_atom *argv)
 {
     (void)s;
-    const char *name, *method = x->method[0] ? x->method : x->default_method;
+    const char *name, *method = x->method[0] ? x->method : x->spec->default_method;
     char path[MAXPDSTRING];
     acids_contract c;
     if (arg_symbol(x, "load", argc, argv, 0, &name) < 0) return;
@@ -495,7 +512,7 @@ static void acids_pd_info(acids_pd_object *x)
     }
     const acids_contract *c = &m->contract;
     post("%s: %s (%s layout), %g Hz (Pd: %g Hz)", x->name, m->path,
-         c->layout == ACIDS_LAYOUT_RAVE_V1 ? "RAVE 1.x" : "nn~", c->sample_rate, sys_getsr());
+         acids_layout_name(c->layout), c->sample_rate, sys_getsr());
     for (int i = 0; i < c->n_methods; i++) {
         char line[256];
         acids_method_describe(&c->methods[i], line, sizeof line);
@@ -533,26 +550,25 @@ static void acids_pd_dsp(acids_pd_object *x, t_signal **sp)
 
 /* --- life cycle --- */
 
-ACIDS_API void *acids_pd_new(t_class *c, const char *name, const char *default_method, int argc,
-                   t_atom *argv)
+ACIDS_API void *acids_pd_new(t_class *c, const acids_pd_spec *spec, int argc, t_atom *argv)
 {
-    const char *model = NULL, *method = NULL;
+    const char *model = NULL, *method = NULL, *name = spec->name;
     int buffer = 0, threads = 1, offline = pd_is_batch();
     acids_pd_object *x = (acids_pd_object *)pd_new(c);
+    x->spec = spec;
     x->name = name;
-    x->default_method = default_method;
     x->canvas = canvas_getcurrent();
     for (int i = 0; i < argc; i++) {
         if (argv[i].a_type != A_SYMBOL) goto bad_args;
         const char *a = atom_getsymbol(&argv[i])->s_name;
         if (!strcmp(a, "-buffer") || !strcmp(a, "-threads")) {
-            if (i + 1 >= argc || argv[i + 1].a_type != A_FLOAT || atom_getfloat(&argv[i + 1]) < 0)
+            if (i + 1 >= argc || argv[i + 1].a_type != A_FLOAT || !(atom_getfloat(&argv[i + 1]) >= 0 && atom_getfloat(&argv[i + 1]) <= (1 << 20)))
                 goto bad_args;
             *(a[1] == 'b' ? &buffer : &threads) = (int)atom_getfloat(&argv[++i]);
         } else if (!strcmp(a, "-offline")) {
             offline = 1;
         } else if (a[0] == '-') {
-            goto bad_args;
+            if (!spec->flag || spec->flag(x, a) < 0) goto bad_args;
         } else if (!model) {
             model = a;
         } else if (!method) {
@@ -562,13 +578,15 @@ ACIDS_API void *acids_pd_new(t_class *c, const char *name, const char *default_m
         }
     }
     if (threads < 1 || threads > MAX_THREADS) goto bad_args;
-    snprintf(x->method, sizeof x->method, "%s", method ? method : default_method);
+    snprintf(x->method, sizeof x->method, "%s", method ? method : spec->default_method);
+    if (spec->make_stage && spec->make_stage(x, &x->stage) < 0) goto fail;
 
     /* The inlets and outlets follow the method's channel counts, read from the file now;
      * the model itself loads on the engine's loader thread. */
     char path[MAXPDSTRING];
     acids_contract contract;
-    x->n_in = x->n_out = 1;
+    x->n_in = x->stage.in_ch ? x->stage.in_ch : 1;
+    x->n_out = 1 + (x->stage.in_ch ? x->stage.extra_out : 0);
     if (model) {
         if (inspect_model(x, model, path, sizeof path, &contract) < 0) goto fail;
         const acids_method *m = acids_contract_method(&contract, x->method);
@@ -583,15 +601,22 @@ ACIDS_API void *acids_pd_new(t_class *c, const char *name, const char *default_m
             pd_error(x, "%s: %s", name, err);
             goto fail;
         }
-        x->n_in = m->in_ch;
-        x->n_out = m->out_ch;
+        if (x->stage.in_ch && m->in_ch != x->stage.model_in_ch) {
+            pd_error(x, "%s: method '%s' of %s takes %d signal(s), %s gives it %d", name,
+                     x->method, path, m->in_ch, name, x->stage.model_in_ch);
+            goto fail;
+        }
+        x->n_in = inlets_for(x, m);
+        x->n_out = outlets_for(x, m);
     }
     char err[ACIDS_ERR_MAX];
-    x->engine = acids_engine_new(x->n_in, x->n_out, threads, err, sizeof err);
+    x->engine = acids_engine_new(x->n_in, x->n_out, threads, x->stage.in_ch ? &x->stage : NULL,
+                                 err, sizeof err);
     if (!x->engine) {
         pd_error(x, "%s: %s", name, err);
         goto fail;
     }
+    acids_engine_set_host_rate(x->engine, sys_getsr());
     x->ins = (t_sample **)getbytes(sizeof(t_sample *) * x->n_in);
     x->outs = (t_sample **)getbytes(sizeof(t_sample *) * x->n_out);
     for (int i = 1; i < x->n_in; i++) inlet_new(&x->obj, &x->obj.ob_pd, &s_signal, &s_signal);
@@ -623,8 +648,11 @@ ACIDS_API void acids_pd_free(acids_pd_object *x)
     if (x->poll) clock_free(x->poll);
 }
 
-ACIDS_API void acids_pd_add_methods(t_class *c)
+ACIDS_API t_class *acids_pd_class(const char *name, t_newmethod new_method, size_t size)
 {
+    t_class *c = class_new(gensym(name), new_method, (t_method)acids_pd_free, size,
+                           CLASS_DEFAULT, A_GIMME, 0);
+    CLASS_MAINSIGNALIN(c, acids_pd_object, f);
     class_addmethod(c, (t_method)acids_pd_dsp, gensym("dsp"), A_CANT, 0);
     class_addmethod(c, (t_method)acids_pd_load, gensym("load"), A_GIMME, 0);
     class_addmethod(c, (t_method)acids_pd_method, gensym("method"), A_GIMME, 0);
@@ -636,4 +664,5 @@ ACIDS_API void acids_pd_add_methods(t_class *c)
     class_addmethod(c, (t_method)acids_pd_get, gensym("get"), A_GIMME, 0);
     class_addmethod(c, (t_method)acids_pd_set, gensym("set"), A_GIMME, 0);
     class_addmethod(c, (t_method)acids_pd_info, gensym("info"), 0);
+    return c;
 }

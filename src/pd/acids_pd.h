@@ -12,12 +12,27 @@
 #include "m_pd.h"
 #include "../core/engine.h"
 
+struct acids_pd_object;
+
+/* What makes one external different from another. */
+typedef struct {
+    const char *name;           /* the class name, for messages: "rave~" */
+    const char *default_method; /* used when the arguments name none */
+    unsigned layouts;           /* the contracts it loads: bits 1u << ACIDS_LAYOUT_... */
+    const char *wants;          /* what a file must be, said when it is not */
+    /* Optional: fills *stage (see engine.h) once, in the constructor; 0 or -1 on failure. */
+    int (*make_stage)(struct acids_pd_object *x, acids_stage *stage);
+    /* Optional: takes a creation flag of its own ("-analyze"): 0 if known, -1 if not. */
+    int (*flag)(struct acids_pd_object *x, const char *flag);
+} acids_pd_spec;
+
 typedef struct acids_pd_object {
     t_object obj;
     t_float f; /* the main signal inlet's scalar */
     t_canvas *canvas;
-    const char *name;           /* the class name, for messages */
-    const char *default_method; /* used when the arguments name none */
+    const acids_pd_spec *spec;
+    const char *name; /* spec->name */
+    acids_stage stage; /* in_ch 0: none */
     acids_engine *engine;
     t_clock *poll;
     t_outlet *info;
@@ -36,12 +51,14 @@ typedef struct acids_pd_object {
     double sr_warned; /* the Pd rate we last warned about, so each mismatch is said once */
 } acids_pd_object;
 
-/* The constructor of an external: [name <model> [method] [-buffer N] [-threads N] [-offline]].
- * Returns NULL after a pd_error naming the cause when the object cannot be made. */
-ACIDS_API void *acids_pd_new(t_class *c, const char *name, const char *default_method, int argc,
-                   t_atom *argv);
+/* The constructor of an external: [name <model> [method] [-buffer N] [-threads N] [-offline]
+ * plus the spec's own flags]. Returns NULL after a pd_error naming the cause when the object
+ * cannot be made. `c` must have been made with the size of the external's object, whose first
+ * member is an acids_pd_object. */
+ACIDS_API void *acids_pd_new(t_class *c, const acids_pd_spec *spec, int argc, t_atom *argv);
 ACIDS_API void acids_pd_free(acids_pd_object *x);
-/* Registers dsp and the common messages on the class. */
-ACIDS_API void acids_pd_add_methods(t_class *c);
+/* Makes an external's class: `size` of its object (an acids_pd_object first), the main
+ * signal inlet, dsp and the common messages. */
+ACIDS_API t_class *acids_pd_class(const char *name, t_newmethod new_method, size_t size);
 
 #endif

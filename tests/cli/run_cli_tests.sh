@@ -94,7 +94,7 @@ sox -q "$INPUT" -c 2 "$T/stereo.wav" 2>/dev/null ||
     "$PY" -c "import sys, soundfile as sf, numpy as np; x, r = sf.read(sys.argv[1]); sf.write(sys.argv[2], np.stack([x, x], 1), r)" "$INPUT" "$T/stereo.wav"
 refuse "a missing model file" "no such file.*nosuch.ts" "$T/nosuch.ts" "$INPUT"
 refuse "garbage.ts" "garbage.ts.*not a zip" "$FIX/garbage.ts" "$INPUT"
-refuse "nocontract.ts" "nocontract.ts.*not an nn~" "$FIX/nocontract.ts" "$INPUT"
+refuse "nocontract.ts" "nocontract.ts.*not a model acids knows" "$FIX/nocontract.ts" "$INPUT"
 refuse "a stereo file into forward" "2 channel.*forward takes 1" "$DEMO" "$T/stereo.wav"
 refuse "a missing input file" "nosuch.wav" "$DEMO" "$T/nosuch.wav"
 refuse "an unknown method" "no method 'nosuch'" "$DEMO" "$INPUT" --method nosuch

@@ -350,7 +350,7 @@ pd_test bad_models_at_creation "$T/badmodels.pd" '
     ^error: rave~: .*/empty.ts: not a zip archive \(empty file\)
     ^error: rave~: .*/garbage.ts: not a zip archive$
     ^error: rave~: .*/truncated.ts: truncated zip archive
-    ^error: rave~: .*/nocontract.ts: not an nn~/RAVE model
+    ^error: rave~: .*/nocontract.ts: not a model acids knows: no method has an M_params buffer
     ^error: rave~: cannot load .*/throws.ts: forward: .*forward always fails
     ^error: rave~: cannot load .*/wrong_shape.ts: forward: returned shape \[1, 1, 2047\], expected \[1, 1, 2048\]
     ^error: rave~: cannot load .*/wrong_dtype.ts: forward: returned dtype Double, expected Float
@@ -371,7 +371,7 @@ pd_test bad_models_by_load "$T/badload.pd" '
     ^error: rave~: .*/empty.ts: not a zip archive \(empty file\)
     ^error: rave~: .*/garbage.ts: not a zip archive$
     ^error: rave~: .*/truncated.ts: truncated zip archive
-    ^error: rave~: .*/nocontract.ts: not an nn~/RAVE model
+    ^error: rave~: .*/nocontract.ts: not a model acids knows: no method has an M_params buffer
     ^error: rave~: cannot load .*/throws.ts: forward: .*forward always fails
     ^error: rave~: cannot load .*/wrong_shape.ts: forward: returned shape \[1, 1, 2047\], expected \[1, 1, 2048\]
     ^error: rave~: cannot load .*/wrong_dtype.ts: forward: returned dtype Double, expected Float

@@ -49,24 +49,46 @@ static void fill_signal(float *x, long n, unsigned seed, double amp)
 
 /* --- the torch reference --- */
 
-/* Runs torch_ref.py on channel-major in[in_ch][frames]; returns the output's frames per
- * channel and sets *out (malloc'ed, channel-major), or -1. */
-static long torch_reference(const char *model, const char *method, int in_ch, const float *in,
-                            long frames, int out_ch, float **out)
+/* How torch computes the expected output. */
+typedef enum {
+    REF_WHOLE, /* torch_ref.py: one call on the whole input (nn~, RAVE) */
+    REF_CALLS, /* wavae_ref.py: consecutive calls of the export's fixed size (WaVAE) */
+    REF_DDSP,  /* ddsp_ref.py: forward(pitch, loudness), one call */
+} ref_kind;
+
+static int write_f32(const char *path, const float *x, size_t n)
 {
-    char in_path[1024], out_path[1024], cmd[4096];
-    const char *tmp = env_or("ACIDS_TMP", "/tmp");
-    snprintf(in_path, sizeof in_path, "%s/ref_in.f32", tmp);
-    snprintf(out_path, sizeof out_path, "%s/ref_out.f32", tmp);
-    FILE *f = fopen(in_path, "wb");
+    FILE *f = fopen(path, "wb");
     if (!f) return -1;
-    fwrite(in, sizeof(float), (size_t)in_ch * frames, f);
+    size_t w = fwrite(x, sizeof(float), n, f);
     fclose(f);
+    return w == n ? 0 : -1;
+}
+
+/* Runs the reference on channel-major in[in_ch][frames]; returns the output's frames per
+ * channel and sets *out (malloc'ed, channel-major), or -1. */
+static long torch_reference(ref_kind kind, const char *model, const char *method, int in_ch,
+                            const float *in, long frames, int out_ch, float **out)
+{
+    char in_path[1024], in2_path[1024], out_path[1024], cmd[4096];
+    const char *tmp = env_or("ACIDS_TMP", "/tmp"), *py = env_or("ACIDS_PYTHON", "/usr/bin/python3");
+    snprintf(in_path, sizeof in_path, "%s/ref_in.f32", tmp);
+    snprintf(in2_path, sizeof in2_path, "%s/ref_in2.f32", tmp);
+    snprintf(out_path, sizeof out_path, "%s/ref_out.f32", tmp);
     remove(out_path);
-    snprintf(cmd, sizeof cmd, "%s %s %s %s %s %d %s", env_or("ACIDS_PYTHON", "/usr/bin/python3"),
-             file("tests/ref/torch_ref.py"), model, method, in_path, in_ch, out_path);
+    if (kind == REF_DDSP) { /* pitch and loudness in two files */
+        if (write_f32(in_path, in, frames) < 0 || write_f32(in2_path, in + frames, frames) < 0)
+            return -1;
+        snprintf(cmd, sizeof cmd, "%s %s %s %s %s %s", py, file("tests/ref/ddsp_ref.py"), model,
+                 in_path, in2_path, out_path);
+    } else {
+        if (write_f32(in_path, in, (size_t)in_ch * frames) < 0) return -1;
+        snprintf(cmd, sizeof cmd, "%s %s %s %s %s %d %s", py,
+                 file(kind == REF_CALLS ? "tests/ref/wavae_ref.py" : "tests/ref/torch_ref.py"),
+                 model, method, in_path, in_ch, out_path);
+    }
     if (system(cmd) != 0) return -1;
-    f = fopen(out_path, "rb");
+    FILE *f = fopen(out_path, "rb");
     if (!f) return -1;
     fseek(f, 0, SEEK_END);
     long bytes = ftell(f);
@@ -84,7 +106,7 @@ static acids_engine *engine_with(const char *path, const char *method, int in_ch
                                  int buffer, int offline, acids_event *ev)
 {
     char err[ACIDS_ERR_MAX];
-    acids_engine *e = acids_engine_new(in_ch, out_ch, 1, err, sizeof err);
+    acids_engine *e = acids_engine_new(in_ch, out_ch, 1, NULL, err, sizeof err);
     if (!e) {
         snprintf(ev->text, sizeof ev->text, "%s", err);
         return NULL;
@@ -115,8 +137,8 @@ static void render(acids_engine *e, const float *in, float *out, long T, int blo
 /* Streaming equivalence: the engine fed block by block equals one torch call on the whole
  * input, delayed by the reported latency. Latent-rate inputs are held for in_ratio samples
  * (the engine takes the last of each group); latent-rate outputs are held for out_ratio. */
-static void check_streaming(const char *rel, const char *method, int buffer, int block,
-                            int buffers, double tol)
+static void check_streaming_with(ref_kind kind, const char *rel, const char *method,
+                                 int buffer, int block, int buffers, double tol)
 {
     const char *path = file(rel);
     acids_contract c;
@@ -134,8 +156,13 @@ static void check_streaming(const char *rel, const char *method, int buffer, int
     float *frames = malloc(sizeof(float) * m->in_ch * fi);
     for (int ch = 0; ch < m->in_ch; ch++)
         fill_signal(frames + ch * fi, fi, 7 + ch, m->in_ratio > 1 ? 1.5 : 1.0);
+    if (kind == REF_DDSP) /* pitch in Hz and loudness in the model's units, gliding */
+        for (long i = 0; i < fi; i++) {
+            frames[i] = 220.0f + 100.0f * frames[i];
+            frames[fi + i] = -12.0f + 5.0f * frames[fi + i];
+        }
     float *ref = NULL;
-    long fo = torch_reference(path, method, m->in_ch, frames, fi, m->out_ch, &ref);
+    long fo = torch_reference(kind, path, method, m->in_ch, frames, fi, m->out_ch, &ref);
     if (!tap_check(fo == fo_expected, "streaming %s %s: torch reference has %ld frames (%ld)",
                    rel, method, fo, fo_expected)) {
         acids_engine_free(e);
@@ -169,6 +196,12 @@ static void check_streaming(const char *rel, const char *method, int buffer, int
     free(ref);
     free(in);
     free(out);
+}
+
+static void check_streaming(const char *rel, const char *method, int buffer, int block,
+                            int buffers, double tol)
+{
+    check_streaming_with(REF_WHOLE, rel, method, buffer, block, buffers, tol);
 }
 
 /* --- contracts --- */
@@ -222,6 +255,44 @@ static void check_contracts(void)
         tap_check(memcmp(&a, &m->contract, sizeof a) == 0,
                   "rave v1: the archive reader and libtorch agree");
     }
+    acids_model_free(m);
+}
+
+/* DDSP and WaVAE exports carry no M_params: their contracts come from their own members and,
+ * for WaVAE, the file name. Both readers must agree with what the scripts built. */
+static void check_other_contracts(void)
+{
+    acids_contract a;
+    char err[ACIDS_ERR_MAX];
+    const char *ddsp = file("models/ddsp_demo.ts");
+    int ok = acids_contract_read_archive(ddsp, &a, err, sizeof err) == 0;
+    acids_model *m = acids_model_open(ddsp, err, sizeof err);
+    const acids_method *f = ok ? acids_contract_method(&a, "forward") : NULL;
+    tap_check(ok && m && a.layout == ACIDS_LAYOUT_DDSP && a.sample_rate == 44100 &&
+                  a.block == 512 && f && f->in_ch == 2 && f->out_ch == 1 &&
+                  f->in_layout == ACIDS_IO_TIME_MAJOR,
+              "contract ddsp_demo.ts: DDSP, 44100 Hz, block 512, forward(pitch, loudness)");
+    tap_check(ok && m && memcmp(&a, &m->contract, sizeof a) == 0,
+              "ddsp: the archive reader and libtorch agree");
+    tap_check(ok && acids_contract_default_buffer(&a) == 2048 &&
+                  acids_contract_check_buffer(&a, 1000, NULL, 0) < 0,
+              "ddsp: buffers are multiples of the block (default 2048)");
+    acids_model_free(m);
+
+    const char *wavae = file("models/wavae_demo_48kHz_16z_4096b.ts");
+    ok = acids_contract_read_archive(wavae, &a, err, sizeof err) == 0;
+    m = acids_model_open(wavae, err, sizeof err);
+    const acids_method *enc = ok ? acids_contract_method(&a, "encode") : NULL;
+    tap_check(ok && m && a.layout == ACIDS_LAYOUT_WAVAE && a.sample_rate == 48000 &&
+                  a.fixed_buffer == 4096 && enc && enc->out_ch == 17 && enc->out_ratio == 512 &&
+                  enc->in_layout == ACIDS_IO_FLAT,
+              "contract wavae: WaVAE, 48 kHz and buffer 4096 from the file name, encode 1 -> "
+              "16 + loudness at 1 frame / 512");
+    tap_check(ok && m && memcmp(&a, &m->contract, sizeof a) == 0,
+              "wavae: the archive reader and libtorch agree");
+    tap_check(ok && acids_contract_check_buffer(&a, 2048, err, sizeof err) < 0 &&
+                  strstr(err, "exactly 4096"),
+              "wavae: another buffer is refused (%s)", err);
     acids_model_free(m);
 }
 
@@ -386,7 +457,7 @@ static void check_async_load_and_swap(void)
 {
     char err[ACIDS_ERR_MAX];
     acids_event ev;
-    acids_engine *e = acids_engine_new(1, 1, 1, err, sizeof err);
+    acids_engine *e = acids_engine_new(1, 1, 1, NULL, err, sizeof err);
     acids_engine_set_offline(e, 1); /* loads stay asynchronous; process waits for the worker */
     double t0 = now_s();
     int id = acids_engine_load(e, file("tests/fixtures/identity.ts"), "forward", 256);
@@ -438,7 +509,7 @@ static void check_async_load_and_swap(void)
     acids_engine_free(e);
 
     /* Freeing an engine while it loads neither blocks nor crashes. */
-    e = acids_engine_new(1, 1, 1, err, sizeof err);
+    e = acids_engine_new(1, 1, 1, NULL, err, sizeof err);
     acids_engine_load(e, file("models/rave_demo.ts"), "forward", 0);
     t0 = now_s();
     acids_engine_free(e);
@@ -578,6 +649,7 @@ static void check_attributes(void)
 int main(void)
 {
     check_contracts();
+    check_other_contracts();
     check_streaming("models/rave_demo.ts", "forward", 0, 64, 8, 1e-4);
     check_streaming("models/rave_demo.ts", "forward", 4096, 100, 4, 1e-4);
     check_streaming("models/rave_demo.ts", "encode", 0, 64, 8, 1e-5);
@@ -586,6 +658,11 @@ int main(void)
     check_streaming("tests/fixtures/latent.ts", "encode", 64, 64, 8, 1e-6);
     check_streaming("tests/fixtures/latent.ts", "decode", 64, 32, 8, 1e-6);
     check_streaming("tests/fixtures/multi.ts", "forward", 128, 64, 8, 0);
+    check_streaming_with(REF_DDSP, "models/ddsp_demo.ts", "forward", 0, 64, 4, 1e-4);
+    check_streaming_with(REF_DDSP, "models/ddsp_demo.ts", "forward", 512, 100, 12, 1e-4);
+    check_streaming_with(REF_CALLS, "models/wavae_demo_48kHz_16z_4096b.ts", "encode", 0, 64, 4, 1e-4);
+    check_streaming_with(REF_CALLS, "models/wavae_demo_48kHz_16z_4096b.ts", "decode", 0, 64, 4, 1e-4);
+    check_streaming_with(REF_CALLS, "models/wavae_demo_48kHz_16z_4096b.ts", "forward", 0, 64, 4, 1e-4);
     check_latency_impulse();
     check_bad_inputs();
     check_runtime_failures();

@@ -1,0 +1,71 @@
+/* ddsp~: DDSP harmonic-plus-noise models (ddsp_pytorch real-time exports) in Pd. Pitch (Hz)
+ * and loudness (dB) in, as sigmund~ gives them, audio out; with -analyze the first inlet
+ * takes audio and the pitch and loudness are extracted from it (timbre transfer). The right
+ * signal outlets show what the model receives: f0, loudness and voicing. */
+#include "../pd/acids_pd.h"
+#include "../spectral/ddsp_stage.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+static t_class *ddsp_tilde_class;
+
+typedef struct {
+    acids_pd_object base; /* first: the shared Pd side works on it */
+    acids_ddsp_settings settings;
+} t_ddsp_tilde;
+
+static int ddsp_tilde_stage(acids_pd_object *x, acids_stage *stage)
+{
+    acids_ddsp_stage(&((t_ddsp_tilde *)x)->settings, stage);
+    return 0;
+}
+
+static int ddsp_tilde_flag(acids_pd_object *x, const char *flag)
+{
+    if (strcmp(flag, "-analyze") != 0) return -1;
+    atomic_store(&((t_ddsp_tilde *)x)->settings.analyze, 1);
+    return 0;
+}
+
+static const acids_pd_spec ddsp_tilde_spec = {
+    .name = "ddsp~",
+    .default_method = "forward",
+    .layouts = 1u << ACIDS_LAYOUT_DDSP,
+    .wants = "a DDSP real-time export (ddsp_pytorch export.py --realtime: forward(pitch, "
+             "loudness) and ddsp.block_size / ddsp.sampling_rate buffers)",
+    .make_stage = ddsp_tilde_stage,
+    .flag = ddsp_tilde_flag,
+};
+
+static void *ddsp_tilde_new(t_symbol *s, int argc, t_atom *argv)
+{
+    (void)s;
+    return acids_pd_new(ddsp_tilde_class, &ddsp_tilde_spec, argc, argv);
+}
+
+static void ddsp_tilde_transpose(t_ddsp_tilde *x, t_floatarg semitones)
+{
+    atomic_store(&x->settings.transpose, (float)semitones);
+}
+
+static void ddsp_tilde_loudness(t_ddsp_tilde *x, t_floatarg db)
+{
+    atomic_store(&x->settings.loudness_offset, (float)db);
+}
+
+static void ddsp_tilde_analyze(t_ddsp_tilde *x, t_floatarg on)
+{
+    atomic_store(&x->settings.analyze, on != 0);
+}
+
+ACIDS_API void ddsp_tilde_setup(void)
+{
+    ddsp_tilde_class = acids_pd_class("ddsp~", (t_newmethod)ddsp_tilde_new, sizeof(t_ddsp_tilde));
+    class_addmethod(ddsp_tilde_class, (t_method)ddsp_tilde_transpose, gensym("transpose"),
+                    A_FLOAT, 0);
+    class_addmethod(ddsp_tilde_class, (t_method)ddsp_tilde_loudness, gensym("loudness"),
+                    A_FLOAT, 0);
+    class_addmethod(ddsp_tilde_class, (t_method)ddsp_tilde_analyze, gensym("analyze"), A_FLOAT,
+                    0);
+}
