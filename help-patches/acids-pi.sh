@@ -27,12 +27,12 @@ AUDIO=${ACIDS_AUDIO:-alsa}
 case $AUDIO in
 alsa) audio="-alsa -audiodev ${ACIDS_DEV:-1} -audiobuf ${ACIDS_AUDIOBUF:-20}" ;;
 jack) audio="-jack -jackname acids" ;;
-none) audio="-nosound" ;;
+none) audio="-nosound" ;; # (channel counts would reopen a device on Pd 0.53)
 *) echo "acids-pi: ACIDS_AUDIO must be alsa, jack or none" >&2; exit 1 ;;
 esac
 rt=-rt
 [ "${ACIDS_RT:-1}" = 1 ] || rt=-nrt
 # -send runs after the patch is loaded: DSP on.
-eval "exec ${ACIDS_PD:-pd} -nogui $rt $audio -r ${ACIDS_RATE:-44100} -blocksize ${ACIDS_BLOCK:-64} \
-    -inchannels ${ACIDS_IN:-1} -outchannels ${ACIDS_OUT:-2} -nomidi \
+[ "$AUDIO" = none ] || audio="$audio -inchannels ${ACIDS_IN:-1} -outchannels ${ACIDS_OUT:-2}"
+eval "exec ${ACIDS_PD:-pd} -nogui $rt $audio -r ${ACIDS_RATE:-44100} -blocksize ${ACIDS_BLOCK:-64} -nomidi \
     -path \"\$DIR\" -path \"\$DIR/..\" ${ACIDS_PD_FLAGS:-} -open \"\$PATCH\" -send \"pd dsp 1\""

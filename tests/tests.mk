@@ -82,4 +82,10 @@ arm64-if-possible:
 ifneq ($(ACIDS_CROSS),inner)
 test-binaries: arm64-if-possible
 endif
+# deken packages in out/dek (tests/pi/dek.sh): Linux-amd64-32, Linux-arm64-32, Sources.
+dek: all
+	+$(MAKE) arm64-if-possible
+	sh tests/pi/dek.sh
+# the Pi launcher, its live patch and the systemd unit go into installs and packages
+datafiles += help-patches/acids-pi.sh help-patches/acids-pi-live.pd help-patches/acids-pi.service
 # --- end Raspberry Pi

@@ -357,6 +357,7 @@ pd_test bad_models_at_creation "$T/badmodels.pd" '
     ^error: rave~: cannot load .*/tuple.ts: forward: returned a tuple
     ^rave~: .*/nan.ts loaded
     ^rave~: .*/throws_every3.ts loaded
+    ^error: rave~: forward failed, output is silent: .*every third call fails
     ^verbose\(.\): \.\.\. couldn.t create'
 cc=$(grep -c "couldn't create" "$T/bad_models_at_creation.log")
 nm=$(grep -c "^rave~: no model loaded" "$T/bad_models_at_creation.log")
