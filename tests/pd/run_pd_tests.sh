@@ -336,6 +336,7 @@ new_patch "$T/badmodels.pd"
 for m in empty.ts garbage.ts truncated.ts nocontract.ts throws wrong_shape wrong_dtype tuple nan throws_every3; do
     add obj rave~ "$m"
 done
+ALLOWED='^error: rave~: forward failed, output is silent: .*every third call fails'
 add obj loadbang
 lb=$last
 add msg '\; pd dsp 1'
@@ -357,8 +358,8 @@ pd_test bad_models_at_creation "$T/badmodels.pd" '
     ^error: rave~: cannot load .*/tuple.ts: forward: returned a tuple
     ^rave~: .*/nan.ts loaded
     ^rave~: .*/throws_every3.ts loaded
-    ^error: rave~: forward failed, output is silent: .*every third call fails
     ^verbose\(.\): \.\.\. couldn.t create'
+ALLOWED= # throws_every3's third call fails; whether its report arrives before the quit is timing
 cc=$(grep -c "couldn't create" "$T/bad_models_at_creation.log")
 nm=$(grep -c "^rave~: no model loaded" "$T/bad_models_at_creation.log")
 [ "$cc" -eq 4 ] && [ "$nm" -eq 4 ] &&
