@@ -47,8 +47,10 @@ suite spectral sh -c "$ACIDS_PYTHON tests/ref/spectral_ref.py $TMP/spectral && b
 suite spectral_real_notes sh tests/bench/pitch_quality.sh
 # --- end spectral
 
-# --- Raspberry Pi (issue 6): the arm64 build under qemu-user, unit tests and arm64 Pd (~80 s)
+# --- Raspberry Pi (issue 6): the arm64 build under qemu-user, unit tests and arm64 Pd (~80 s);
+# deken packages installed and loaded by [declare], the headless launcher (~10 s)
 suite arm64_emulated sh tests/pi/run_arm64_tests.sh
+suite packages sh tests/pi/run_package_tests.sh
 # --- end Raspberry Pi
 
 # --- robustness (tests/robust/, issue 5): fault injection, churn, message fuzz, TSan, valgrind

@@ -35,9 +35,20 @@ $(BUILD)/direct_call: tests/bench/direct_call.c $(core.objects)
 	$(CC) $(test.cflags) -c $< -o $(BUILD)/direct_call.o
 	$(CXX) -o $@ $(BUILD)/direct_call.o $(core.objects) $(torch.ldlibs) -pthread -lm
 
+# --- bench (issue 5): tests/bench/run_bench.sh; engine_bench and the LD_PRELOAD allocation
+# counter live in build/bench/, with the v2-sized model the bench makes when missing.
+$(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(core.objects)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(test.cflags) -c $< -o $(BUILD)/bench/engine_bench.o
+	$(CXX) -o $@ $(BUILD)/bench/engine_bench.o $(core.objects) $(torch.ldlibs) -pthread -lm -ldl
+$(BUILD)/bench/alloc_count.so: tests/bench/alloc_count.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -fPIC -shared -o $@ $<
+
 bench: deps
-	$(MAKE) all $(BUILD)/direct_call
-	bash tests/bench/run_bench.sh
+	$(MAKE) all $(BUILD)/direct_call $(BUILD)/bench/engine_bench $(BUILD)/bench/alloc_count.so
+	bash tests/bench/run_bench.sh 2>&1 | tee $(BUILD)/bench/last.txt
+# --- end bench
 
 # --- robustness (tests/robust/, issue 5): the engine tests under ThreadSanitizer. libtorch is
 # not instrumented: tests/robust/tsan.supp silences reports that lie wholly outside our code.

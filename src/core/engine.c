@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NSLOTS 8       /* filling + computing + waiting + playing, with room to spare */
 #define JOB_QUEUE 64
@@ -95,6 +96,38 @@ struct acids_engine {
     acids_stage stage; /* in_ch 0: none */
     _Atomic long host_rate;
 };
+
+/* --- every engine of the process, for a clean exit --- */
+
+/* Pd quits without freeing its objects. If our threads were still inside libtorch while
+ * exit() runs libtorch's static destructors, the process could crash on its way out, so an
+ * exit handler stops every engine's threads first. Touched only at creation and free. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static acids_engine *registry[4096];
+static int registry_count;
+static _Atomic int running_threads;
+static int exit_hook_installed;
+
+static void stop_all_engines_at_exit(void);
+
+static void registry_add(acids_engine *e)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (!exit_hook_installed) exit_hook_installed = atexit(stop_all_engines_at_exit) == 0;
+    if (registry_count < (int)(sizeof registry / sizeof *registry)) registry[registry_count++] = e;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(acids_engine *e)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < registry_count; i++)
+        if (registry[i] == e) {
+            registry[i] = registry[--registry_count];
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
 
 /* --- streams --- */
 
@@ -335,6 +368,7 @@ static void *worker_main(void *arg)
     while (acids_spsc_pop(&e->jobs, &j))
         if (j.kind == JOB_RETIRE) stream_free(j.stream);
     engine_release(e);
+    atomic_fetch_sub(&running_threads, 1); /* last: the engine may be gone */
     return NULL;
 }
 
@@ -416,6 +450,7 @@ static void *loader_main(void *arg)
         if (atomic_load(&e->quit)) break;
     }
     engine_release(e);
+    atomic_fetch_sub(&running_threads, 1); /* last: the engine may be gone */
     return NULL;
 }
 
@@ -446,13 +481,16 @@ acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_s
     sem_init(&e->load_sem, 0, 0);
     sem_init(&e->event_sem, 0, 0);
     sem_init(&e->done_sem, 0, 0);
+    atomic_fetch_add(&running_threads, 2); /* given back by each thread as it ends */
     if (!ok || pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+        atomic_fetch_sub(&running_threads, 2);
         snprintf(err, errlen, "cannot start the worker thread");
         atomic_store(&e->refs, 1);
         engine_release(e);
         return NULL;
     }
     if (pthread_create(&e->loader, NULL, loader_main, e) != 0) {
+        atomic_fetch_sub(&running_threads, 1);
         snprintf(err, errlen, "cannot start the loader thread");
         atomic_store(&e->quit, 1);
         sem_post(&e->work_sem);
@@ -461,13 +499,33 @@ acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_s
         engine_release(e);
         return NULL;
     }
+    registry_add(e);
     return e;
+}
+
+/* At exit: ask every engine's threads to stop and wait for them (a load in progress ends
+ * first), so nothing of ours runs inside libtorch once its destructors start. */
+static void stop_all_engines_at_exit(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < registry_count; i++) {
+        acids_engine *e = registry[i];
+        if (atomic_exchange(&e->quit, 1)) continue; /* already stopping */
+        sem_post(&e->work_sem);
+        sem_post(&e->load_sem);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    for (int waited_ms = 0; atomic_load(&running_threads) > 0 && waited_ms < 10000; waited_ms++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* The last of the owner, the worker and the loader to let go frees the engine. */
 static void engine_release(acids_engine *e)
 {
     if (atomic_fetch_sub(&e->refs, 1) != 1) return;
+    registry_remove(e);
     event_item it;
     while (acids_spsc_pop(&e->loader_events, &it)) stream_free(it.stream);
     for (int i = 0; i < e->n_stash; i++) stream_free(e->stash[i].stream);

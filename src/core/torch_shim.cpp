@@ -611,8 +611,9 @@ ACIDS_API void acids_torch_set_threads(int nthreads) {
         // Force ATen's per-thread lazy init first: otherwise this thread's first parallel op
         // (or get_num_threads) runs it and overwrites our value with the process-wide
         // default, i.e. whatever any thread set last.
-        (void)at::get_num_threads();
-        at::set_num_threads(nthreads >= 1 ? nthreads : 1);
+        // set_num_threads also rebuilds a process-wide pool: only when the value changes.
+        int n = nthreads >= 1 ? nthreads : 1;
+        if (at::get_num_threads() != n) at::set_num_threads(n);
     } catch (...) {
     }
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The deken packages (tests/pi/dek.sh) and the Pi launcher, natively (amd64): the packages are
 # made into a scratch folder, their contents checked (the arm64 one holds aarch64 binaries),
-# the amd64 one is unpacked into a fresh Pd externals folder (~/Documents/Pd/externals, with
-# HOME pointing to scratch) and headless Pd loads rave~ from it by [declare -path acids] and
-# by [declare -lib acids/rave~]; then help-patches/acids-pi.sh runs its live patch headless.
+# the amd64 one is unpacked into a fresh user externals folder that Pd searches without
+# preferences (~/.local/lib/pd/extra, HOME pointing to scratch) and headless Pd loads rave~
+# from it by [declare -path acids] and by [declare -lib acids/rave~]; then the installed
+# acids-pi.sh runs its live patch headless.
 # TAP lines; exits 1 on failure. Runs from tests/run.sh or alone.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -63,13 +64,14 @@ arch_of() { # DEK: the architecture `file` reports for acids/rave~.pd_linux
 
 # --- 2. installed into a Pd externals folder, loaded by [declare] in headless Pd ---
 H=$T/home
-EXT=$H/Documents/Pd/externals
+EXT=$H/.local/lib/pd/extra
 mkdir -p "$EXT" "$T/patches"
 "$PY" -m zipfile -e "$AMD" "$EXT" 2>"$T/unzip.log" || notok "dek: unpack: $(cat "$T/unzip.log")"
 declare_test() { # NAME DECLARE: a patch elsewhere that declares acids, creates rave~, quits
     cat >"$T/patches/$1.pd" <<PATCH
 #N canvas 0 0 400 300 10;
 #X declare $2;
+#X obj 10 10 declare $2;
 #X obj 10 40 osc~ 220;
 #X obj 10 70 rave~ rave_demo;
 #X obj 10 100 env~;
@@ -92,7 +94,7 @@ PATCH
     HOME=$H timeout 60 pd -nogui -batch -nosound -nrt -open "$T/patches/$1.pd" >"$T/$1.log" 2>&1
     code=$?
     if [ "$code" -eq 0 ] && grep -q '^END: bang' "$T/$1.log" &&
-        grep -q "rave~: $EXT/acids/models/rave_demo.ts loaded" "$T/$1.log" &&
+        grep -qE "rave~: $H/.*/acids/models/rave_demo.ts loaded" "$T/$1.log" &&
         ! grep -qiE "error|couldn't" "$T/$1.log"; then
         ok "installed package: [declare $2] finds rave~ and its model in $(basename "$EXT")/acids"
     else
@@ -123,7 +125,7 @@ ACIDS_AUDIO=none ACIDS_RT=0 ACIDS_PD_FLAGS="-batch -open $T/patches/dsp_on.pd" t
     sh "$EXT/acids/acids-pi.sh" >"$T/launcher.log" 2>&1
 code=$?
 if [ "$code" -eq 0 ] && grep -q '^dsp: 1' "$T/launcher.log" &&
-    grep -q "rave~: $EXT/acids/models/rave_demo.ts loaded" "$T/launcher.log" &&
+    grep -qE "rave~: $H/.*/acids/models/rave_demo.ts loaded" "$T/launcher.log" &&
     ! grep -qiE "error|couldn't" "$T/launcher.log"; then
     ok "launcher: acids-pi.sh opens acids-pi-live.pd headless with DSP on, rave_demo loaded"
 else
