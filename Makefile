@@ -46,7 +46,7 @@ shared.ldlibs = $(torch.ldlibs) -lfftw3f -lfftw3 -lpthread
 
 cflags = -Wall -Wextra -Wno-format-truncation -Wno-cast-function-type -fvisibility=hidden $(torch.cflags)
 
-datafiles = help-patches/rave~-help.pd LICENSE README.md
+datafiles = help-patches/rave~-help.pd help-patches/ddsp~-help.pd help-patches/wavae~-help.pd LICENSE README.md
 datadirs = models
 
 # pd-lib-builder's flags serve both compilers and include -ffast-math: set the language

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages acids needs that are missing (with sudo when not root),
 # make included, so `sh tests/deps.sh && make ...` works on a fresh machine.
 set -e
-PACKAGES="make gcc g++ puredata-core puredata-dev libtorch-dev libsndfile1-dev libfftw3-dev \
+PACKAGES="make gcc g++ puredata-core puredata-extra puredata-dev libtorch-dev libsndfile1-dev libfftw3-dev \
 libopenblas0-serial python3-torch python3-numpy python3-scipy python3-soundfile \
 fluidsynth fluid-soundfont-gm"
 missing=""

@@ -110,10 +110,20 @@ static int exit_hook_installed;
 
 static void stop_all_engines_at_exit(void);
 
-static void registry_add(acids_engine *e)
+/* atexit handlers run in reverse order of registration, and libtorch (oneDNN, the thread
+ * pools) registers destructors for statics it makes lazily, on a model's first calls: so the
+ * hook is registered again after each warm-up, to run before those. It is idempotent. */
+static void install_exit_hook(void)
 {
     pthread_mutex_lock(&registry_lock);
-    if (!exit_hook_installed) exit_hook_installed = atexit(stop_all_engines_at_exit) == 0;
+    if (exit_hook_installed < 64 && atexit(stop_all_engines_at_exit) == 0) exit_hook_installed++;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_add(acids_engine *e)
+{
+    install_exit_hook();
+    pthread_mutex_lock(&registry_lock);
     if (registry_count < (int)(sizeof registry / sizeof *registry)) registry[registry_count++] = e;
     pthread_mutex_unlock(&registry_lock);
 }
@@ -400,6 +410,7 @@ static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char
     int buffer = r->buffer > 0 ? r->buffer : acids_contract_default_buffer(c);
     if (acids_contract_check_buffer(c, buffer, err, errlen) < 0) goto fail;
     if (acids_model_warm_up(model, m, buffer, err, errlen) < 0) goto fail;
+    install_exit_hook(); /* after the statics the first calls made */
     acids_stream *s = stream_new(model, m, buffer, e->in_ch, e->out_ch);
     if (!s) {
         snprintf(err, errlen, "out of memory for buffer %d", buffer);

@@ -1,7 +1,8 @@
 /* ddsp~: DDSP harmonic-plus-noise models (ddsp_pytorch real-time exports) in Pd. Pitch (Hz)
- * and loudness (dB) in, as sigmund~ gives them, audio out; with -analyze the first inlet
- * takes audio and the pitch and loudness are extracted from it (timbre transfer). The right
- * signal outlets show what the model receives: f0, loudness and voicing. */
+ * and loudness in, audio out; with -analyze the first inlet takes audio and the pitch and
+ * loudness are extracted from it (timbre transfer). Loudness is in the model's training units
+ * (mean of ln|STFT| + A-weighting: about -20 for silence, -5 loud), not dB: sigmund~'s dB need
+ * scaling. The right signal outlets show what the model receives: f0, loudness and voicing. */
 #include "../pd/acids_pd.h"
 #include "../spectral/ddsp_stage.h"
 

@@ -1,9 +1,12 @@
 #!/bin/sh
 # The demo: headless Pd plays models/demo.wav through [rave~ rave_demo] (help-patches/
-# acids-demo.pd) and writes out/demo-rave.wav, aligned with the input. Prints the patch's own
-# report (latency from rave~'s info outlet, real-time factor measured with [realtime]) and
-# a one-line summary; exits non-zero when Pd fails, logs an error, or the file is missing
-# or silent.  Usage: sh tests/pd/render_demo.sh   (or: make demo)
+# acids-demo.pd) and writes out/demo-rave.wav, aligned with the input; then through
+# [ddsp~ ddsp_demo -analyze] (timbre transfer, Pd at 44.1 kHz) and [wavae~ wavae_demo_48kHz_...]
+# (Pd at -r 48000, the file resampled in the patch) with help-patches/acids-demo-ddsp-wavae.pd,
+# writing out/demo-ddsp.wav and out/demo-wavae.wav. Prints the patches' own reports (latency
+# from each object's info outlet, real-time factor measured with [realtime]), one line per
+# render and a last summary line; exits non-zero when Pd fails, logs an error, or a file is
+# missing or silent.  Usage: sh tests/pd/render_demo.sh   (or: make demo)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -27,7 +30,7 @@ fail() {
 [ "$code" -eq 0 ] || fail "pd exited with $code"
 ! grep -qiE "^error|couldn't create" "$LOG" || fail "Pd logged an error"
 [ -s "$OUT" ] || fail "$OUT was not written"
-latency=$(sed -n 's/^acids-demo: latency \([0-9]*\) samples.*/\1/p' "$LOG")
+latency=$(sed -n 's/^acids-demo: latency \([0-9]*\) samples.*/\1/p' "$LOG" | tail -1)
 audio=$(sed -n 's/^acids-demo: rendered \([0-9.]*\) s of audio.*/\1/p' "$LOG")
 rtf=$(sed -n 's/^acids-demo: .*real-time factor \([0-9.]*\).*/\1/p' "$LOG")
 peak=$(sed -n 's/^acids-demo: peak \(.*\)/\1/p' "$LOG")
@@ -39,3 +42,38 @@ wall=$((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))
 echo "render_demo: models/demo.wav ($audio s) -> $OUT through rave_demo: real-time factor" \
     "$(printf %.1f "$rtf") in Pd's DSP ($wall s wall with startup and load), latency $latency" \
     "samples (skipped), peak $peak"
+summary="rave~ RTF $(printf %.1f "$rtf") latency $latency"
+
+# --- ddsp~ (analysis mode: timbre transfer) at 44.1 kHz, wavae~ at 48 kHz ---
+# render_model NAME RATE: one batch run of acids-demo-ddsp-wavae.pd, which picks the model
+# for Pd's rate and writes out/demo-NAME.wav; reports like the rave~ render above.
+render_model() {
+    OUT=out/demo-$1.wav
+    LOG=out/demo-$1.log
+    rm -f "$OUT"
+    [ -e "$1~.pd_linux" ] || fail "$1~.pd_linux is not built: run make"
+    start=$(date +%s%N)
+    timeout 120 pd -nogui -batch -nosound -nrt -r "$2" -path "$ROOT" \
+        -open help-patches/acids-demo-ddsp-wavae.pd -send "acids-demo-batch 1" >"$LOG" 2>&1
+    code=$?
+    wall_ms=$((($(date +%s%N) - start) / 1000000))
+    grep -E '^acids-demo: |^error' "$LOG"
+    [ "$code" -eq 0 ] || fail "pd exited with $code"
+    ! grep -qiE "^error|couldn't create" "$LOG" || fail "Pd logged an error"
+    [ -s "$OUT" ] || fail "$OUT was not written"
+    latency=$(sed -n 's/^acids-demo: latency \([0-9]*\) samples.*/\1/p' "$LOG" | tail -1)
+    audio=$(sed -n 's/^acids-demo: rendered \([0-9.]*\) s of audio.*/\1/p' "$LOG")
+    rtf=$(sed -n 's/^acids-demo: .*real-time factor \([0-9.]*\).*/\1/p' "$LOG")
+    peak=$(sed -n 's/^acids-demo: peak \(.*\)/\1/p' "$LOG")
+    frames=$(sed -n 's/^acids-demo: wrote \([0-9]*\) frames.*/\1/p' "$LOG")
+    [ -n "$latency" ] && [ -n "$rtf" ] && [ -n "$frames" ] || fail "the patch did not report everything"
+    awk -v p="${peak:-0}" 'BEGIN { exit !(p > 0.001) }' || fail "$OUT is silent (peak ${peak:-?})"
+    wall=$((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))
+    echo "render_demo: models/demo.wav ($audio s) -> $OUT through $3 at $2 Hz: real-time factor" \
+        "$(printf %.1f "$rtf") in Pd's DSP ($wall s wall with startup and load), latency $latency" \
+        "samples (skipped), peak $peak"
+    summary="$summary, $1~ RTF $(printf %.1f "$rtf") latency $latency"
+}
+render_model ddsp 44100 "[ddsp~ ddsp_demo -analyze] (timbre transfer)"
+render_model wavae 48000 "[wavae~ wavae_demo_48kHz_16z_4096b]"
+echo "render_demo: out/demo-rave.wav, out/demo-ddsp.wav, out/demo-wavae.wav written: $summary"
