@@ -89,7 +89,7 @@ struct acids_engine {
     acids_spsc jobs, done, loads, worker_events, loader_events;
     sem_t work_sem, load_sem, event_sem, done_sem;
     pthread_t worker, loader;
-    _Atomic int quit, loader_busy, offline, refs;
+    _Atomic int quit, offline, refs;
     _Atomic long playing; /* seq of the buffer process is playing: older jobs are too late */
     _Atomic unsigned long stream_ids;
     int threads;
@@ -447,7 +447,6 @@ static void *loader_main(void *arg)
     for (;;) {
         sem_wait(&e->load_sem);
         while (acids_spsc_pop(&e->loads, &r)) {
-            atomic_store(&e->loader_busy, 1); /* before reading quit: see acids_engine_free */
             if (atomic_load(&e->quit)) break;
             acids_stream *s = prepare_stream(e, &r, err, sizeof err);
             if (s) {
@@ -456,7 +455,6 @@ static void *loader_main(void *arg)
                 snprintf(msg, sizeof msg, "%s: %s", r.path, err);
                 post_event(e, &e->loader_events, ACIDS_EVENT_LOAD_FAILED, r.request, msg, NULL);
             }
-            atomic_store(&e->loader_busy, 0);
         }
         if (atomic_load(&e->quit)) break;
     }
@@ -554,19 +552,23 @@ static void engine_release(acids_engine *e)
     free(e);
 }
 
+static void retire(acids_engine *e, acids_stream *s);
+
 void acids_engine_free(acids_engine *e)
 {
     if (!e) return;
+    /* Nothing here waits: the worker frees the model after its current call, a load in
+     * progress finishes on its own, and the last thread out frees the engine. (At exit, a
+     * hook waits for every thread: see stop_all_engines_at_exit.) */
+    if (e->active) {
+        retire(e, e->active);
+        e->active = NULL;
+    }
     atomic_store(&e->quit, 1);
     sem_post(&e->work_sem);
     sem_post(&e->load_sem);
-    /* The worker stops after its current call. A load in progress is not waited for: the
-     * loader finishes it, sees quit, and the last thread out frees the engine. */
-    pthread_join(e->worker, NULL);
-    if (atomic_load(&e->loader_busy))
-        pthread_detach(e->loader);
-    else
-        pthread_join(e->loader, NULL);
+    pthread_detach(e->worker);
+    pthread_detach(e->loader);
     engine_release(e);
 }
 

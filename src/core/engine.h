@@ -73,8 +73,8 @@ acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_s
                                char *err, size_t errlen);
 /* The host's sample rate, for the stage (models say their own). */
 void acids_engine_set_host_rate(acids_engine *e, double sample_rate);
-/* Stops the threads and frees everything. Never waits for a model load in progress: the
- * loader frees what is left when it finishes. */
+/* Stops the threads and frees everything, without waiting: the worker frees the model after
+ * its current call, a load in progress finishes first, the last thread out frees the rest. */
 void acids_engine_free(acids_engine *e);
 
 /* Loads `path` on the loader thread and prepares `method` with `buffer` samples per call

@@ -101,8 +101,8 @@ echo "acids bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 
 echo "v2-sized model: $(basename "$LARGE"), $(du -m "$LARGE" | cut -f1) MB"
 
 # --- 1. overhead ---------------------------------------------------------------------------
-overhead() { # overhead LABEL OBJECT MODEL METHOD RUNS LONG
-    local label=$1 object=$2 model=$3 method=$4 runs=$5 long=$6 sr
+overhead() { # overhead LABEL OBJECT MODEL METHOD RUNS LONG [BUFFER]
+    local label=$1 object=$2 model=$3 method=$4 runs=$5 long=$6 buf=${7:-2048} sr
     sr=$(model_sr "$model")
     patch "$TMP/long.pd" "$long" 1 "$object"
     patch "$TMP/short.pd" "$SHORT" 1 "$object"
@@ -110,9 +110,9 @@ overhead() { # overhead LABEL OBJECT MODEL METHOD RUNS LONG
     for f in pl ps dl ds base; do : >"$TMP/$f"; done
     for run in $(seq "$runs"); do # interleaved, so all see the same machine
         pd_cpu "$sr" "$TMP/long.pd" >>"$TMP/pl"
-        cpu_of build/direct_call "$model" "$method" "$long" 2048 >>"$TMP/dl"
+        cpu_of build/direct_call "$model" "$method" "$long" "$buf" >>"$TMP/dl"
         pd_cpu "$sr" "$TMP/short.pd" >>"$TMP/ps"
-        cpu_of build/direct_call "$model" "$method" "$SHORT" 2048 >>"$TMP/ds"
+        cpu_of build/direct_call "$model" "$method" "$SHORT" "$buf" >>"$TMP/ds"
         pd_cpu "$sr" "$TMP/plain.pd" >>"$TMP/base"
     done
     local pl ps dl ds base ratio marg
@@ -125,14 +125,14 @@ overhead() { # overhead LABEL OBJECT MODEL METHOD RUNS LONG
 }
 if want 1; then
     echo
-    echo "1. overhead: CPU s (user+sys) for the audio, Pd vs direct libtorch calls, buffer 2048"
+    echo "1. overhead: CPU s (user+sys) for the audio, Pd vs direct libtorch calls, buffer 2048 (wavae: its fixed 4096)"
     printf '%-22s %-7s %7s | %8s %8s %8s | %7s %8s\n' object method audio "pd" "pd *~1" direct ratio marginal
     : >"$TMP/overhead"
     overhead "rave~ v2-sized" "rave~ $LARGE" "$LARGE" forward "$LRUNS" "$LLONG"
     overhead "rave~ rave_demo" "rave~ rave_demo" models/rave_demo.ts forward "$RUNS" "$LONG"
     overhead "ddsp~ ddsp_demo" "ddsp~ ddsp_demo" models/ddsp_demo.ts forward "$RUNS" "$LONG"
-    overhead "wavae~ wavae_demo 48k" "wavae~ wavae_demo_48kHz_16z_4096b" \
-        models/wavae_demo_48kHz_16z_4096b.ts forward "$RUNS" "$LONG"
+    overhead "wavae~ wavae_demo@48k" "wavae~ wavae_demo_48kHz_16z_4096b" \
+        models/wavae_demo_48kHz_16z_4096b.ts forward "$RUNS" "$LONG" 4096
     read -r _ _ r m < <(grep '^rave~ v2-sized' "$TMP/overhead")
     row 1 "overhead rave~ v2-sized (ratio; marginal)" "$r; $m" "<= 1.03" "$(met "$r <= 1.03")"
     while read -r a b r m; do
