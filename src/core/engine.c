@@ -494,6 +494,7 @@ acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_s
     if (!ok || pthread_create(&e->worker, NULL, worker_main, e) != 0) {
         atomic_fetch_sub(&running_threads, 2);
         snprintf(err, errlen, "cannot start the worker thread");
+        e->stage.free_shared = NULL; /* not ours: the engine was not made */
         atomic_store(&e->refs, 1);
         engine_release(e);
         return NULL;
@@ -504,6 +505,7 @@ acids_engine *acids_engine_new(int in_ch, int out_ch, int threads, const acids_s
         atomic_store(&e->quit, 1);
         sem_post(&e->work_sem);
         pthread_join(e->worker, NULL);
+        e->stage.free_shared = NULL; /* not ours: the engine was not made */
         atomic_store(&e->refs, 1);
         engine_release(e);
         return NULL;
@@ -535,6 +537,7 @@ static void engine_release(acids_engine *e)
 {
     if (atomic_fetch_sub(&e->refs, 1) != 1) return;
     registry_remove(e);
+    if (e->stage.free_shared) e->stage.free_shared(e->stage.shared);
     event_item it;
     while (acids_spsc_pop(&e->loader_events, &it)) stream_free(it.stream);
     for (int i = 0; i < e->n_stash; i++) stream_free(e->stash[i].stream);

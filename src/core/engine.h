@@ -47,6 +47,9 @@ typedef struct {
      * only read the instance's constants and the shared settings. */
     int (*latency)(void *instance);
     void (*destroy)(void *instance);
+    /* Frees `shared`: once acids_engine_new succeeds, the engine owns it, because its worker
+     * may still read it after the object that made it is gone. NULL: not owned. */
+    void (*free_shared)(void *shared);
 } acids_stage;
 
 typedef enum {

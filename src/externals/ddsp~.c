@@ -7,25 +7,40 @@
 #include "../spectral/ddsp_stage.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 static t_class *ddsp_tilde_class;
 
 typedef struct {
     acids_pd_object base; /* first: the shared Pd side works on it */
-    acids_ddsp_settings settings;
+    acids_ddsp_settings *settings; /* owned by the engine: its worker may outlive the object */
+    int analyze_flag;
 } t_ddsp_tilde;
 
-static int ddsp_tilde_stage(acids_pd_object *x, acids_stage *stage)
+static void free_settings(void *settings)
 {
-    acids_ddsp_stage(&((t_ddsp_tilde *)x)->settings, stage);
+    free(settings);
+}
+
+static int ddsp_tilde_stage(acids_pd_object *base, acids_stage *stage)
+{
+    t_ddsp_tilde *x = (t_ddsp_tilde *)base;
+    x->settings = calloc(1, sizeof *x->settings);
+    if (!x->settings) {
+        pd_error(x, "ddsp~: out of memory");
+        return -1;
+    }
+    atomic_store(&x->settings->analyze, x->analyze_flag);
+    acids_ddsp_stage(x->settings, stage);
+    stage->free_shared = free_settings;
     return 0;
 }
 
 static int ddsp_tilde_flag(acids_pd_object *x, const char *flag)
 {
     if (strcmp(flag, "-analyze") != 0) return -1;
-    atomic_store(&((t_ddsp_tilde *)x)->settings.analyze, 1);
+    ((t_ddsp_tilde *)x)->analyze_flag = 1;
     return 0;
 }
 
@@ -47,17 +62,17 @@ static void *ddsp_tilde_new(t_symbol *s, int argc, t_atom *argv)
 
 static void ddsp_tilde_transpose(t_ddsp_tilde *x, t_floatarg semitones)
 {
-    atomic_store(&x->settings.transpose, (float)semitones);
+    atomic_store(&x->settings->transpose, (float)semitones);
 }
 
 static void ddsp_tilde_loudness(t_ddsp_tilde *x, t_floatarg db)
 {
-    atomic_store(&x->settings.loudness_offset, (float)db);
+    atomic_store(&x->settings->loudness_offset, (float)db);
 }
 
 static void ddsp_tilde_analyze(t_ddsp_tilde *x, t_floatarg on)
 {
-    atomic_store(&x->settings.analyze, on != 0);
+    atomic_store(&x->settings->analyze, on != 0);
 }
 
 ACIDS_API void ddsp_tilde_setup(void)

@@ -641,6 +641,7 @@ fail:
 
 ACIDS_API void acids_pd_free(acids_pd_object *x)
 {
+    if (!x->engine && x->stage.free_shared) x->stage.free_shared(x->stage.shared);
     /* Threads first, then their memory, the clock last (as readsf~ does). */
     acids_engine_free(x->engine);
     if (x->ins) freebytes(x->ins, sizeof(t_sample *) * x->n_in);

@@ -135,4 +135,5 @@ ACIDS_API void acids_ddsp_stage(acids_ddsp_settings *settings, acids_stage *stag
     stage->process = stage_process;
     stage->latency = stage_latency;
     stage->destroy = stage_destroy;
+    stage->free_shared = NULL; /* the caller says who frees the settings */
 }

@@ -9,6 +9,7 @@
 #   sh tests/pd/run_pd_ddsp_wavae.sh
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib_pd.sh" # pd_run, pd_test, compare, new_patch, add, con...
 T=$ACIDS_TMP/pd_dw
 mkdir -p "$T"
 DDSP=$ROOT/models/ddsp_demo.ts
@@ -25,83 +26,12 @@ for f in "$WAVCMP" "$ROOT/ddsp~.pd_linux" "$ROOT/wavae~.pd_linux" "$ROOT/rave~.p
 done
 command -v pd >/dev/null || { notok "pd is installed"; exit 1; }
 
-# --- running Pd and reading its log (as in run_pd_tests.sh) ---
-crashed_at_quit=
+# Pd runs as in run_pd_tests.sh (tests/pd/lib_pd.sh), but without the fixtures on Pd's path,
+# and a crash at quit is counted once, at the end (the quit test).
+FIXPATH=
+COUNT_QUIT_CRASHES=1
 
-# pd_run NAME PATCH [pd flags]: headless batch Pd, log in $T/NAME.log, exit code in $code.
-pd_run() {
-    name=$1 patch=$2
-    shift 2
-    timeout 60 pd -nogui -batch -nosound -nrt -path "$ROOT" "$@" -open "$patch" \
-        >"$T/$name.log" 2>&1
-    code=$?
-}
-
-# log_check NAME EXPECTED: sets $why: non-zero exit (124: timeout), no "END: bang", a missing
-# expected line (extended regexps, one a line), or an error/couldn't/fail/warning line that
-# no expected pattern (nor $ALLOWED) matches.
-log_check() {
-    log=$T/$1.log
-    why=
-    # A crash after the patch's last word (SIGSEGV at exit, with a model call in flight: see
-    # the quit test at the end) is counted once there; the render itself is still judged.
-    if [ "$code" -eq 139 ] && grep -q '^END: bang' "$log"; then
-        crashed_at_quit="$crashed_at_quit $1"
-        code=0
-        sed -i '/Segmentation fault/d' "$log"
-    fi
-    [ "$code" -eq 0 ] || why="$why; pd exited with $code"
-    grep -q '^END: bang' "$log" || why="$why; the patch did not reach its final quit"
-    printf '%s\n' "$2" | sed 's/^[[:space:]]*//; /^$/d' >"$T/$1.expected"
-    while IFS= read -r p; do
-        grep -qE -- "$p" "$log" || why="$why; no line /$p/"
-    done <"$T/$1.expected"
-    [ -z "${ALLOWED:-}" ] || echo "$ALLOWED" >>"$T/$1.expected"
-    unexpected=$(grep -iE "error|couldn't|fail|warning|segmentation|abort" "$log" |
-        grep -vE -f "$T/$1.expected" | head -5)
-    [ -z "$unexpected" ] || why="$why; unexpected: $unexpected"
-    why=${why#; }
-}
-
-pd_test() {
-    name=$1 patch=$2 expected=$3
-    shift 3
-    pd_run "$name" "$patch" "$@"
-    log_check "$name" "$expected"
-    if [ -z "$why" ]; then ok "$name: Pd ran to its end, log as expected"; else notok "$name: $why"; fi
-}
-
-# compare NAME ACTUAL.wav REF.f32 CH [wavcmp options]
-compare() {
-    name=$1 wav=$2 ref=$3 ch=$4
-    shift 4
-    if [ ! -s "$wav" ]; then
-        notok "$name: $wav was not written"
-    elif [ ! -s "$ref" ]; then
-        notok "$name: no reference $ref"
-    elif out=$("$WAVCMP" "$wav" "$ref" "$ch" "$@" 2>&1); then
-        ok "$name ($out)"
-    else
-        notok "$name: $out"
-    fi
-}
-
-# --- generating patches ---
-
-new_patch() {
-    P=$1
-    n=0
-    writes=
-    echo "#N canvas 0 0 900 700 10;" >"$P"
-}
-add() {
-    kind=$1
-    shift
-    echo "#X $kind $((10 + (n % 4) * 220)) $((10 + n / 4 * 30)) $*;" >>"$P"
-    last=$n
-    n=$((n + 1))
-}
-con() { echo "#X connect $1 $2 $3 $4;" >>"$P"; }
+# --- generating patches (new_patch, add, con: tests/pd/lib_pd.sh) ---
 
 # begin PATCH: [loadbang] -> [t b b b b]: $setup (outlet 3: messages before DSP), DSP on,
 # $start (outlet 1: [tabwrite~]s and [tabplay~]s start in the first block), outlet 0: the end.
