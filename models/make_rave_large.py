@@ -19,7 +19,6 @@ import math
 import os
 import sys
 import time
-from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from make_rave import RaveV2Demo  # noqa: E402
 from nn_module import NNModule, pin_hash_seed  # noqa: E402
 from streaming import (CachedConv1d, CachedUpsample, PolyphaseMerge,  # noqa: E402
                        PolyphaseSplit, reset_caches)
@@ -101,11 +101,12 @@ def init_weights(module: nn.Module, seed: int) -> None:
                 m.bias.zero_()
 
 
-class RaveV2Large(NNModule):
-    """The members of RAVE v2's ScriptedRAVE (variational flavour), as in make_rave.py."""
+class RaveV2Large(RaveV2Demo):
+    """RAVE v2's ScriptedRAVE members at v2 sizes: encode, forward and the attribute
+    accessors are make_rave.py's; decode pads the latents kept to the full size."""
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
-        super().__init__()
+        NNModule.__init__(self)  # RaveV2Demo's __init__ fixes the demo's sizes
         self.encoder = encoder
         self.decoder = decoder
         self.sr = SR
@@ -124,58 +125,12 @@ class RaveV2Large(NNModule):
             self.register_attribute(name, False)
 
     @torch.jit.export
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)[:, :self.full_latent_size]
-        z = z - self.latent_mean.unsqueeze(-1)
-        z = F.conv1d(z, self.latent_pca.unsqueeze(-1))
-        return z[:, :self.latent_size]
-
-    @torch.jit.export
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         pad = torch.zeros(z.shape[0], self.full_latent_size - z.shape[1], z.shape[2])
         z = torch.cat([z, pad], 1)
         z = F.conv1d(z, self.latent_pca.T.unsqueeze(-1))
         z = z + self.latent_mean.unsqueeze(-1)
         return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-    @torch.jit.export
-    def get_learn_target(self) -> Tuple[bool]:
-        return self.learn_target
-
-    @torch.jit.export
-    def set_learn_target(self, value: bool) -> int:
-        self.learn_target = (value,)
-        return 0
-
-    @torch.jit.export
-    def get_reset_target(self) -> Tuple[bool]:
-        return self.reset_target
-
-    @torch.jit.export
-    def set_reset_target(self, value: bool) -> int:
-        self.reset_target = (value,)
-        return 0
-
-    @torch.jit.export
-    def get_learn_source(self) -> Tuple[bool]:
-        return self.learn_source
-
-    @torch.jit.export
-    def set_learn_source(self, value: bool) -> int:
-        self.learn_source = (value,)
-        return 0
-
-    @torch.jit.export
-    def get_reset_source(self) -> Tuple[bool]:
-        return self.reset_source
-
-    @torch.jit.export
-    def set_reset_source(self, value: bool) -> int:
-        self.reset_source = (value,)
-        return 0
 
 
 def per_call_ms(fn, x, n=20) -> float:

@@ -10,51 +10,24 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-OUT=out/demo-rave.wav
-LOG=out/demo-rave.log
 mkdir -p out
-rm -f "$OUT"
-[ -e rave~.pd_linux ] || { echo "render_demo: rave~.pd_linux is not built: run make" >&2; exit 1; }
-
-start=$(date +%s%N)
-timeout 120 pd -nogui -batch -nosound -nrt -path "$ROOT" -open help-patches/acids-demo.pd \
-    -send "acids-demo-batch 1" >"$LOG" 2>&1
-code=$?
-wall_ms=$((($(date +%s%N) - start) / 1000000))
-grep -E '^acids-demo: |^error' "$LOG"
+summary=
 
 fail() {
     echo "render_demo: $* (log: $LOG)" >&2
     exit 1
 }
-[ "$code" -eq 0 ] || fail "pd exited with $code"
-! grep -qiE "^error|couldn't create" "$LOG" || fail "Pd logged an error"
-[ -s "$OUT" ] || fail "$OUT was not written"
-latency=$(sed -n 's/^acids-demo: latency \([0-9]*\) samples.*/\1/p' "$LOG" | tail -1)
-audio=$(sed -n 's/^acids-demo: rendered \([0-9.]*\) s of audio.*/\1/p' "$LOG")
-rtf=$(sed -n 's/^acids-demo: .*real-time factor \([0-9.]*\).*/\1/p' "$LOG")
-peak=$(sed -n 's/^acids-demo: peak \(.*\)/\1/p' "$LOG")
-frames=$(sed -n 's/^acids-demo: wrote \([0-9]*\) frames.*/\1/p' "$LOG")
-[ -n "$latency" ] && [ -n "$rtf" ] && [ -n "$frames" ] || fail "the patch did not report everything"
-# not silent: the peak must be above -60 dBFS
-awk -v p="${peak:-0}" 'BEGIN { exit !(p > 0.001) }' || fail "$OUT is silent (peak ${peak:-?})"
-wall=$((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))
-echo "render_demo: models/demo.wav ($audio s) -> $OUT through rave_demo: real-time factor" \
-    "$(printf %.1f "$rtf") in Pd's DSP ($wall s wall with startup and load), latency $latency" \
-    "samples (skipped), peak $peak"
-summary="rave~ RTF $(printf %.1f "$rtf") latency $latency"
 
-# --- ddsp~ (analysis mode: timbre transfer) at 44.1 kHz, wavae~ at 48 kHz ---
-# render_model NAME RATE: one batch run of acids-demo-ddsp-wavae.pd, which picks the model
-# for Pd's rate and writes out/demo-NAME.wav; reports like the rave~ render above.
-render_model() {
+# render NAME RATE PATCH LABEL: one batch run of PATCH with Pd at RATE, which writes
+# out/demo-NAME.wav; checks it and prints one line, and adds to $summary.
+render() {
     OUT=out/demo-$1.wav
     LOG=out/demo-$1.log
     rm -f "$OUT"
     [ -e "$1~.pd_linux" ] || fail "$1~.pd_linux is not built: run make"
     start=$(date +%s%N)
-    timeout 120 pd -nogui -batch -nosound -nrt -r "$2" -path "$ROOT" \
-        -open help-patches/acids-demo-ddsp-wavae.pd -send "acids-demo-batch 1" >"$LOG" 2>&1
+    timeout 120 pd -nogui -batch -nosound -nrt -r "$2" -path "$ROOT" -open "$3" \
+        -send "acids-demo-batch 1" >"$LOG" 2>&1
     code=$?
     wall_ms=$((($(date +%s%N) - start) / 1000000))
     grep -E '^acids-demo: |^error' "$LOG"
@@ -67,13 +40,18 @@ render_model() {
     peak=$(sed -n 's/^acids-demo: peak \(.*\)/\1/p' "$LOG")
     frames=$(sed -n 's/^acids-demo: wrote \([0-9]*\) frames.*/\1/p' "$LOG")
     [ -n "$latency" ] && [ -n "$rtf" ] && [ -n "$frames" ] || fail "the patch did not report everything"
+    # not silent: the peak must be above -60 dBFS
     awk -v p="${peak:-0}" 'BEGIN { exit !(p > 0.001) }' || fail "$OUT is silent (peak ${peak:-?})"
     wall=$((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))
-    echo "render_demo: models/demo.wav ($audio s) -> $OUT through $3 at $2 Hz: real-time factor" \
+    echo "render_demo: models/demo.wav ($audio s) -> $OUT through $4 at $2 Hz: real-time factor" \
         "$(printf %.1f "$rtf") in Pd's DSP ($wall s wall with startup and load), latency $latency" \
         "samples (skipped), peak $peak"
-    summary="$summary, $1~ RTF $(printf %.1f "$rtf") latency $latency"
+    summary="${summary:+$summary, }$1~ RTF $(printf %.1f "$rtf") latency $latency"
 }
-render_model ddsp 44100 "[ddsp~ ddsp_demo -analyze] (timbre transfer)"
-render_model wavae 48000 "[wavae~ wavae_demo_48kHz_16z_4096b]"
+
+render rave 44100 help-patches/acids-demo.pd "[rave~ rave_demo]"
+# ddsp~ in analysis mode (timbre transfer) at 44.1 kHz, wavae~ at 48 kHz: the patch picks the
+# model for Pd's rate.
+render ddsp 44100 help-patches/acids-demo-ddsp-wavae.pd "[ddsp~ ddsp_demo -analyze] (timbre transfer)"
+render wavae 48000 help-patches/acids-demo-ddsp-wavae.pd "[wavae~ wavae_demo_48kHz_16z_4096b]"
 echo "render_demo: out/demo-rave.wav, out/demo-ddsp.wav, out/demo-wavae.wav written: $summary"
