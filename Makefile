@@ -38,10 +38,12 @@ endif
 core.c = src/core/model.c src/core/engine.c src/core/ts_archive.c
 core.cxx = src/core/torch_shim.cpp
 spectral.c = $(wildcard src/spectral/*.c)
+stages.c = $(wildcard src/stages/*.c)
 
 # One binary per external, all linking libacids.so (the core, the shim and the Pd glue).
-class.sources = src/externals/rave~.c src/externals/wavae~.c src/externals/ddsp~.c
-shared.sources = $(core.c) $(core.cxx) $(spectral.c) src/pd/acids_pd.c
+class.sources = src/externals/rave~.c src/externals/wavae~.c src/externals/ddsp~.c \
+	src/externals/vschaos~.c src/externals/timbre~.c src/externals/flowsynth~.c
+shared.sources = $(core.c) $(core.cxx) $(spectral.c) $(stages.c) src/pd/acids_pd.c
 shared.ldlibs = $(torch.ldlibs) -lfftw3f -lfftw3 -lpthread
 
 cflags = -Wall -Wextra -Wno-format-truncation -Wno-cast-function-type -fvisibility=hidden $(torch.cflags)

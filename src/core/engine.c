@@ -158,7 +158,7 @@ static void stream_free(acids_stream *s)
 
 /* Slots hold what the object receives and plays (in_ch, out_ch: the engine's channels). */
 static acids_stream *stream_new(acids_model *model, const acids_method *m, int buffer, int in_ch,
-                                int out_ch)
+                                int out_ch, int frame_stage)
 {
     acids_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -168,11 +168,14 @@ static acids_stream *stream_new(acids_model *model, const acids_method *m, int b
     int ok = 1;
     for (int i = 0; i < NSLOTS; i++) {
         s->slots[i].in = calloc((size_t)in_ch * buffer, sizeof(float));
-        s->slots[i].out = calloc((size_t)out_ch * buffer, sizeof(float));
+        s->slots[i].out = calloc((size_t)(out_ch ? out_ch : 1) * buffer, sizeof(float));
         ok = ok && s->slots[i].in && s->slots[i].out;
     }
-    s->model_in = calloc((size_t)m->in_ch * (buffer / m->in_ratio), sizeof(float));
-    s->model_out = calloc((size_t)m->out_ch * (buffer / m->out_ratio), sizeof(float));
+    /* A run stage calls the model with its own frames: the engine's scratch is not used. */
+    size_t scratch_in = frame_stage ? 1 : (size_t)m->in_ch * (buffer / m->in_ratio);
+    size_t scratch_out = frame_stage ? 1 : (size_t)m->out_ch * (buffer / m->out_ratio);
+    s->model_in = calloc(scratch_in, sizeof(float));
+    s->model_out = calloc(scratch_out, sizeof(float));
     if (!ok || !s->model_in || !s->model_out) {
         s->model = NULL; /* the caller still owns the model */
         stream_free(s);
@@ -243,11 +246,65 @@ static long scatter_output(const acids_stream *s, slot *sl)
     return bad;
 }
 
+/* A failed call is said once per burst, and so is the recovery. */
+static void report_failure(acids_engine *e, acids_stream *s, const char *err)
+{
+    char msg[ACIDS_ERR_MAX + 64];
+    if (s->failures++ == 0) {
+        snprintf(msg, sizeof msg, "%s failed, output is silent: %s", s->method->name, err);
+        post_event(e, &e->worker_events, ACIDS_EVENT_ERROR, 0, msg, NULL);
+    }
+}
+
+static void report_recovery(acids_engine *e, acids_stream *s)
+{
+    char msg[ACIDS_ERR_MAX];
+    if (s->failures > 0) {
+        snprintf(msg, sizeof msg, "%s works again after %ld failed calls", s->method->name,
+                 s->failures);
+        post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
+        s->failures = 0;
+    }
+}
+
+static void report_nonfinite(acids_engine *e, acids_stream *s, long bad)
+{
+    char msg[ACIDS_ERR_MAX];
+    if (bad && s->nonfinite == 0) {
+        snprintf(msg, sizeof msg, "%s returned %ld NaN/Inf values, played as 0", s->method->name,
+                 bad);
+        post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
+    }
+    s->nonfinite = bad;
+}
+
+/* A run stage writes the outputs itself; the engine still guarantees they are finite. */
+static void run_stage(acids_engine *e, acids_stream *s, slot *sl)
+{
+    char err[ACIDS_ERR_MAX];
+    size_t n = (size_t)e->out_ch * s->buffer;
+    if (e->stage.run(s->stage, s->model, sl->in, sl->out, s->buffer, err, sizeof err) < 0) {
+        memset(sl->out, 0, sizeof(float) * n);
+        report_failure(e, s, err);
+        return;
+    }
+    report_recovery(e, s);
+    long bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = sl->out[i];
+        if (!acids_float_is_finite(v)) {
+            v = 0;
+            bad++;
+        }
+        sl->out[i] = acids_flush_denormal(v);
+    }
+    report_nonfinite(e, s, bad);
+}
+
 static void run_process(acids_engine *e, const job *j)
 {
     acids_stream *s = j->stream;
     slot *sl = &s->slots[j->slot];
-    char err[ACIDS_ERR_MAX], msg[ACIDS_ERR_MAX + 64];
     /* In real time, a buffer whose time has already passed can never be heard: skip it so a
      * worker that fell behind (a CPU spike) catches up at once instead of staying late. */
     if (!atomic_load(&e->offline) && sl->seq < atomic_load_explicit(&e->playing, memory_order_relaxed)) {
@@ -260,34 +317,25 @@ static void run_process(acids_engine *e, const job *j)
         return;
     }
     s->skipped = 0;
-    if (s->stage) {
-        e->stage.process(s->stage, sl->in, s->staged,
-                         sl->out + (size_t)s->method->out_ch * s->buffer, s->buffer);
-        gather_input(s, s->staged);
+    if (s->stage && e->stage.run) {
+        run_stage(e, s, sl);
     } else {
-        gather_input(s, sl->in);
-    }
-    if (acids_model_run(s->model, s->method, s->buffer, s->model_in, s->model_out, err,
-                        sizeof err) < 0) {
-        memset(sl->out, 0, sizeof(float) * s->method->out_ch * s->buffer);
-        if (s->failures++ == 0) {
-            snprintf(msg, sizeof msg, "%s failed, output is silent: %s", s->method->name, err);
-            post_event(e, &e->worker_events, ACIDS_EVENT_ERROR, 0, msg, NULL);
+        char err[ACIDS_ERR_MAX];
+        if (s->stage) {
+            e->stage.process(s->stage, sl->in, s->staged,
+                             sl->out + (size_t)s->method->out_ch * s->buffer, s->buffer);
+            gather_input(s, s->staged);
+        } else {
+            gather_input(s, sl->in);
         }
-    } else {
-        if (s->failures > 0) {
-            snprintf(msg, sizeof msg, "%s works again after %ld failed calls", s->method->name,
-                     s->failures);
-            post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
-            s->failures = 0;
+        if (acids_model_run(s->model, s->method, s->buffer, s->model_in, s->model_out, err,
+                            sizeof err) < 0) {
+            memset(sl->out, 0, sizeof(float) * s->method->out_ch * s->buffer);
+            report_failure(e, s, err);
+        } else {
+            report_recovery(e, s);
+            report_nonfinite(e, s, scatter_output(s, sl));
         }
-        long bad = scatter_output(s, sl);
-        if (bad && s->nonfinite == 0) {
-            snprintf(msg, sizeof msg, "%s returned %ld NaN/Inf values, played as 0",
-                     s->method->name, bad);
-            post_event(e, &e->worker_events, ACIDS_EVENT_NOTICE, 0, msg, NULL);
-        }
-        s->nonfinite = bad;
     }
     done_item d = {s->id, j->slot};
     acids_spsc_push(&e->done, &d); /* cannot be full: it holds at most NSLOTS items */
@@ -344,6 +392,7 @@ static void run_job(acids_engine *e, const job *j)
         run_attribute_job(e, j);
         break;
     case JOB_RESET:
+        if (j->stream->stage && e->stage.reset) e->stage.reset(j->stream->stage);
         if (acids_model_reset(j->stream->model, err, sizeof err) < 0) {
             snprintf(msg, sizeof msg, "reset: %s", err);
             post_event(e, &e->worker_events, ACIDS_EVENT_ERROR, j->request, msg, NULL);
@@ -384,6 +433,26 @@ static void *worker_main(void *arg)
 
 /* --- the loader --- */
 
+/* vschaos2 exports say the smallest block they take (their n_fft) in a read-only attribute
+ * min_buffer_size: the default buffer grows to it, an explicit smaller one is refused. */
+static int fit_min_buffer(acids_model *model, int asked, int *buffer, char *err, size_t errlen)
+{
+    double min;
+    char why[ACIDS_ERR_MAX];
+    if (!acids_contract_has_attribute(&model->contract, "min_buffer_size") ||
+        acids_model_number(model, "min_buffer_size", &min, why, sizeof why) < 0 || *buffer >= min)
+        return 0;
+    if (asked) {
+        snprintf(err, errlen, "buffer %d is smaller than the model's min_buffer_size %g", *buffer,
+                 min);
+        return -1;
+    }
+    int g = acids_contract_granularity(&model->contract);
+    if (g < 1) g = 1;
+    *buffer = (int)((min + g - 1) / g) * g;
+    return 0;
+}
+
 static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char *err,
                                     size_t errlen)
 {
@@ -398,20 +467,29 @@ static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char
         if (k > 0 && (size_t)k < errlen) snprintf(err + k, errlen - k, ")");
         goto fail;
     }
+    int run_stage = e->stage.in_ch && e->stage.run;
     int want_in = e->stage.in_ch ? e->stage.model_in_ch : e->in_ch;
     int want_out = e->out_ch - (e->stage.in_ch ? e->stage.extra_out : 0);
-    if (m->in_ch != want_in || m->out_ch != want_out) {
+    if (!run_stage && (m->in_ch != want_in || m->out_ch != want_out)) {
         snprintf(err, errlen,
                  "method '%s' takes %d input(s) and gives %d output(s), but this object has "
                  "%d and %d: create a new object for it",
                  m->name, m->in_ch, m->out_ch, want_in, want_out);
         goto fail;
     }
-    int buffer = r->buffer > 0 ? r->buffer : acids_contract_default_buffer(c);
-    if (acids_contract_check_buffer(c, buffer, err, errlen) < 0) goto fail;
-    if (acids_model_warm_up(model, m, buffer, err, errlen) < 0) goto fail;
-    install_exit_hook(); /* after the statics the first calls made */
-    acids_stream *s = stream_new(model, m, buffer, e->in_ch, e->out_ch);
+    int buffer = r->buffer > 0 ? r->buffer
+                 : run_stage && e->stage.default_buffer > 0 ? e->stage.default_buffer
+                                                            : acids_contract_default_buffer(c);
+    if (!run_stage && fit_min_buffer(model, r->buffer > 0, &buffer, err, errlen) < 0) goto fail;
+    /* A run stage feeds the model its own frames: it checks the buffer and warms up itself. */
+    if (!run_stage) {
+        if (acids_contract_check_buffer(c, buffer, err, errlen) < 0) goto fail;
+        if (acids_model_warm_up(model, m, buffer, err, errlen) < 0) goto fail;
+    } else if (buffer < 1 || buffer > (1 << 20)) {
+        snprintf(err, errlen, "buffer %d out of range", buffer);
+        goto fail;
+    }
+    acids_stream *s = stream_new(model, m, buffer, e->in_ch, e->out_ch, run_stage);
     if (!s) {
         snprintf(err, errlen, "out of memory for buffer %d", buffer);
         goto fail;
@@ -419,16 +497,19 @@ static acids_stream *prepare_stream(acids_engine *e, const load_request *r, char
     if (e->stage.in_ch) {
         double sr = (double)atomic_load(&e->host_rate);
         if (sr <= 0) sr = c->sample_rate > 0 ? c->sample_rate : 44100;
-        s->staged = calloc((size_t)e->stage.model_in_ch * buffer, sizeof(float));
-        s->stage = s->staged ? e->stage.create(e->stage.shared, buffer, c->block, sr, err, errlen)
-                             : NULL;
+        s->staged = run_stage ? NULL
+                              : calloc((size_t)e->stage.model_in_ch * buffer, sizeof(float));
+        s->stage = run_stage || s->staged
+                       ? e->stage.create(e->stage.shared, model, buffer, c->block, sr, err, errlen)
+                       : NULL;
         s->stage_destroy = e->stage.destroy;
         if (!s->stage) {
-            if (!s->staged) snprintf(err, errlen, "out of memory for buffer %d", buffer);
+            if (!run_stage && !s->staged) snprintf(err, errlen, "out of memory for buffer %d", buffer);
             stream_free(s); /* frees the model too */
             return NULL;
         }
     }
+    install_exit_hook(); /* after the statics the first calls made */
     s->id = atomic_fetch_add(&e->stream_ids, 1) + 1;
     return s;
 fail:

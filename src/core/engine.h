@@ -30,19 +30,36 @@ typedef struct acids_stream acids_stream;
 
 /* An optional stage between the signals an object receives and what its model takes, run by
  * the worker on each buffer before the model call: ddsp~ turns audio into pitch and loudness
- * here. Each stream gets its own instance, made on the loader thread. */
+ * here. Each stream gets its own instance, made on the loader thread.
+ *
+ * A stage with `run` goes further and replaces the whole per-buffer step: it reads the
+ * object's inputs, calls the model's methods itself as often as it needs (frame models:
+ * timbre~ decodes one spectral frame per hop, flowsynth~ encodes a window of mel frames),
+ * and writes every output. The engine still does everything else: buffering, threads,
+ * latency, loading, swapping, sanitising what reaches the audio path. */
 typedef struct {
     int in_ch;       /* signals the object receives */
-    int model_in_ch; /* audio-rate signals the stage hands to the model */
-    int extra_out;   /* signals it adds after the model's outputs (features, for display) */
+    int model_in_ch; /* audio-rate signals the stage hands to the model (not with run) */
+    int extra_out;   /* signals it adds after the model's outputs (not with run) */
     void *shared;    /* the object's settings; process may read them (atomically) */
     /* On the loader thread, for each new model: `block` is the model's time step (DDSP's
-     * block size), `buffer` the samples per call. May allocate. */
-    void *(*create)(void *shared, int buffer, int block, double sample_rate, char *err,
-                    size_t errlen);
+     * block size), `buffer` the samples per call. May allocate and, for a run stage, call
+     * the model (to check it, read its attributes and warm it up). */
+    void *(*create)(void *shared, acids_model *model, int buffer, int block, double sample_rate,
+                    char *err, size_t errlen);
     /* in [in_ch][buffer] -> model_in [model_in_ch][buffer] and extra [extra_out][buffer].
      * Runs on the worker: no allocation, no lock, no output. */
     void (*process)(void *instance, const float *in, float *model_in, float *extra, int buffer);
+    /* Instead of process and the engine's model call: in [in_ch][buffer] -> out
+     * [out_ch][buffer] (out_ch: the engine's), calling the model as it likes. On the worker:
+     * no allocation, no lock, no output. 0, or -1 with a message (the buffer is then played
+     * as silence and the failure reported once). */
+    int (*run)(void *instance, acids_model *model, const float *in, float *out, int buffer,
+               char *err, size_t errlen);
+    /* Run stages: the buffer used when none is asked for (0: the model's default). */
+    int default_buffer;
+    /* Optional: back to a fresh stream (the `reset` message), on the worker. */
+    void (*reset)(void *instance);
     /* Samples the stage adds now, or NULL for none. Called from the owner's thread: it may
      * only read the instance's constants and the shared settings. */
     int (*latency)(void *instance);
@@ -107,7 +124,7 @@ void acids_engine_set_enabled(acids_engine *e, int enabled);
 void acids_engine_process(acids_engine *e, const float *const *in, float *const *out, int n);
 
 /* About the active stream (NULL / 0 before the first load). */
-const acids_model *acids_engine_model(const acids_engine *e);
+ACIDS_API const acids_model *acids_engine_model(const acids_engine *e);
 const acids_method *acids_engine_method(const acids_engine *e);
 int acids_engine_buffer(const acids_engine *e);
 int acids_engine_latency(const acids_engine *e);

@@ -435,3 +435,28 @@ int acids_model_reset(acids_model *model, char *err, size_t errlen)
 {
     return acids_torch_restore_state(model->torch, err, errlen);
 }
+
+int acids_model_attribute(acids_model *model, const char *name, acids_value *values, int max,
+                          char *err, size_t errlen)
+{
+    char getter[ACIDS_NAME_MAX + 8];
+    snprintf(getter, sizeof getter, "get_%s", name);
+    if (acids_torch_has_method(model->torch, getter))
+        return acids_torch_call(model->torch, getter, NULL, 0, values, max, err, errlen);
+    return acids_torch_read(model->torch, name, values, max, err, errlen);
+}
+
+int acids_model_number(acids_model *model, const char *name, double *out, char *err,
+                       size_t errlen)
+{
+    acids_value v;
+    char why[ACIDS_ERR_MAX];
+    int n = acids_model_attribute(model, name, &v, 1, why, sizeof why);
+    if (n < 1 || v.type == ACIDS_VALUE_STRING) {
+        snprintf(err, errlen, "the model has no numeric attribute '%s'%s%s", name,
+                 n < 0 ? ": " : "", n < 0 ? why : "");
+        return -1;
+    }
+    *out = v.number;
+    return 0;
+}

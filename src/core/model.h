@@ -107,6 +107,14 @@ int acids_model_run(acids_model *model, const acids_method *m, int buffer, float
  * the first real call is fast and the stream starts fresh. Needs scratch of the run's size. */
 int acids_model_warm_up(acids_model *model, const acids_method *m, int buffer, char *err,
                         size_t errlen);
+/* Reads an attribute through get_<name>() (nn~ style) or, without a getter, a member (buffer
+ * or attribute) of that name. Count of values, or -1 and a message. Not for the audio path. */
+int acids_model_attribute(acids_model *model, const char *name, acids_value *values, int max,
+                          char *err, size_t errlen);
+/* The first value of a numeric attribute; 0, or -1 and a message naming it. */
+int acids_model_number(acids_model *model, const char *name, double *out, char *err,
+                       size_t errlen);
+
 /* Puts the streaming state (cached convolutions, recurrent state) back as it was at load. */
 int acids_model_reset(acids_model *model, char *err, size_t errlen);
 

@@ -30,8 +30,8 @@ typedef struct acids_ts_archive acids_ts_archive;
 /* Opens a TorchScript .ts/.pt archive and parses its top-level module object. NULL + message
    ("no such file", "not a zip archive", "no data.pkl in archive", "unsupported pickle opcode
    0x.. at offset N", ...). */
-acids_ts_archive *acids_ts_open(const char *path, char *err, size_t errlen);
-void acids_ts_close(acids_ts_archive *a);
+ACIDS_API acids_ts_archive *acids_ts_open(const char *path, char *err, size_t errlen);
+ACIDS_API void acids_ts_close(acids_ts_archive *a);
 
 /* Names of the top-level module's members (attributes, buffers, submodules) in the order
    stored. */
@@ -44,7 +44,7 @@ const char *acids_ts_member_name(const acids_ts_archive *a, int i);
    bool/int/float/str scalars, lists and tuples flattened recursively (None gives no value).
    Returns the count written (<= max) or -1 with a message if missing or of another kind
    (e.g. a submodule, or a tensor of more than ACIDS_TS_PEEK_MAX elements). */
-int acids_ts_read(const acids_ts_archive *a, const char *name, acids_value *values, int max,
+ACIDS_API int acids_ts_read(const acids_ts_archive *a, const char *name, acids_value *values, int max,
                   char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -4,7 +4,7 @@
  * (mean of ln|STFT| + A-weighting: about -20 for silence, -5 loud), not dB: sigmund~'s dB need
  * scaling. The right signal outlets show what the model receives: f0, loudness and voicing. */
 #include "../pd/acids_pd.h"
-#include "../spectral/ddsp_stage.h"
+#include "../stages/ddsp_stage.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

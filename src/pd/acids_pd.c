@@ -118,15 +118,34 @@ static int check_method(acids_pd_object *x, const acids_contract *c, const char 
         pd_error(x, "%s: %s has no method '%s' (it has: %s)", x->name, path, method, list);
         return -1;
     }
-    if (inlets_for(x, m) != x->n_in || outlets_for(x, m) != x->n_out ||
-        (x->stage.in_ch && m->in_ch != x->stage.model_in_ch)) {
+    int in = 0, out = 0;
+    if (x->spec->channels) {
+        char why[ACIDS_ERR_MAX];
+        if (x->spec->channels(c, &in, &out, why, sizeof why) < 0) {
+            pd_error(x, "%s: %s: %s", x->name, path, why);
+            return -1;
+        }
+    } else {
+        in = inlets_for(x, m);
+        out = outlets_for(x, m);
+    }
+    if (in != x->n_in || out != x->n_out ||
+        (!x->spec->channels && x->stage.in_ch && m->in_ch != x->stage.model_in_ch)) {
         pd_error(x,
                  "%s: method '%s' of %s needs %d signal inlet(s) and %d outlet(s), this object "
                  "has %d and %d: refused, create a new object for it",
-                 x->name, method, path, inlets_for(x, m), outlets_for(x, m), x->n_in, x->n_out);
+                 x->name, method, path, in, out, x->n_in, x->n_out);
         return -1;
     }
     return 0;
+}
+
+/* Frame models (a run stage) take any buffer; the others, multiples of their ratios. */
+static int check_buffer(acids_pd_object *x, const acids_contract *c, int buffer, char *err,
+                        size_t len)
+{
+    if (x->spec->channels) return 0;
+    return acids_contract_check_buffer(c, buffer, err, len);
 }
 
 /* --- the information outlet --- */
@@ -188,6 +207,7 @@ static void warn_sample_rate(acids_pd_object *x)
 {
     const acids_model *m = acids_engine_model(x->engine);
     double pd_sr = sys_getsr();
+    if (x->spec->channels) return; /* frame models resample to their rate themselves */
     if (!m || m->contract.sample_rate <= 0 || m->contract.sample_rate == pd_sr ||
         x->sr_warned == pd_sr)
         return;
@@ -289,6 +309,7 @@ static void poll_tick(acids_pd_object *x)
     }
     while (acids_engine_poll(x->engine, &ev, 0)) handle_event(x, &ev);
     report_underruns(x);
+    if (x->spec->tick) x->spec->tick(x);
     clock_delay(x->poll, POLL_MS);
 }
 
@@ -357,7 +378,7 @@ static void acids_pd_load(acids_pd_object *x, t_symbol *s, int argc, t_atom *arg
     }
     if (inspect_model(x, name, path, sizeof path, &c) < 0) return;
     if (check_method(x, &c, path, method) < 0) return;
-    if (x->buffer && acids_contract_check_buffer(&c, x->buffer, NULL, 0) < 0) {
+    if (x->buffer && check_buffer(x, &c, x->buffer, NULL, 0) < 0) {
         post("%s: buffer %d does not suit %s, using its default", x->name, x->buffer,
                 path);
         x->buffer = 0;
@@ -403,7 +424,7 @@ static void acids_pd_buffer(acids_pd_object *x, t_symbol *s, int argc, t_atom *a
         pd_error(x, "%s: %s: %s", x->name, x->model_path, err);
         return;
     }
-    if (buffer && acids_contract_check_buffer(&c, buffer, err, sizeof err) < 0) {
+    if (buffer && check_buffer(x, &c, buffer, err, sizeof err) < 0) {
         pd_error(x, "%s: %s", x->name, err);
         return;
     }
@@ -579,37 +600,45 @@ ACIDS_API void *acids_pd_new(t_class *c, const acids_pd_spec *spec, int argc, t_
     }
     if (threads < 1 || threads > MAX_THREADS) goto bad_args;
     snprintf(x->method, sizeof x->method, "%s", method ? method : spec->default_method);
-    if (spec->make_stage && spec->make_stage(x, &x->stage) < 0) goto fail;
 
     /* The inlets and outlets follow the method's channel counts, read from the file now;
      * the model itself loads on the engine's loader thread. */
-    char path[MAXPDSTRING];
+    char path[MAXPDSTRING] = "", err[ACIDS_ERR_MAX];
     acids_contract contract;
-    x->n_in = x->stage.in_ch ? x->stage.in_ch : 1;
-    x->n_out = 1 + (x->stage.in_ch ? x->stage.extra_out : 0);
+    const acids_method *m = NULL;
     if (model) {
         if (inspect_model(x, model, path, sizeof path, &contract) < 0) goto fail;
-        const acids_method *m = acids_contract_method(&contract, x->method);
+        m = acids_contract_method(&contract, x->method);
         if (!m) {
             char list[512];
             describe_methods(&contract, list, sizeof list);
             pd_error(x, "%s: %s has no method '%s' (it has: %s)", name, path, x->method, list);
             goto fail;
         }
-        char err[ACIDS_ERR_MAX];
-        if (buffer && acids_contract_check_buffer(&contract, buffer, err, sizeof err) < 0) {
+        if (buffer && check_buffer(x, &contract, buffer, err, sizeof err) < 0) {
             pd_error(x, "%s: %s", name, err);
             goto fail;
         }
-        if (x->stage.in_ch && m->in_ch != x->stage.model_in_ch) {
-            pd_error(x, "%s: method '%s' of %s takes %d signal(s), %s gives it %d", name,
-                     x->method, path, m->in_ch, name, x->stage.model_in_ch);
-            goto fail;
-        }
-        x->n_in = inlets_for(x, m);
-        x->n_out = outlets_for(x, m);
     }
-    char err[ACIDS_ERR_MAX];
+    if (spec->channels &&
+        spec->channels(model ? &contract : NULL, &x->n_in, &x->n_out, err, sizeof err) < 0) {
+        pd_error(x, "%s: %s: %s", name, path, err);
+        goto fail;
+    }
+    if (spec->make_stage && spec->make_stage(x, &x->stage) < 0) goto fail;
+    if (!spec->channels) {
+        x->n_in = x->stage.in_ch ? x->stage.in_ch : 1;
+        x->n_out = 1 + (x->stage.in_ch ? x->stage.extra_out : 0);
+        if (m) {
+            if (x->stage.in_ch && m->in_ch != x->stage.model_in_ch) {
+                pd_error(x, "%s: method '%s' of %s takes %d signal(s), %s gives it %d", name,
+                         x->method, path, m->in_ch, name, x->stage.model_in_ch);
+                goto fail;
+            }
+            x->n_in = inlets_for(x, m);
+            x->n_out = outlets_for(x, m);
+        }
+    }
     x->engine = acids_engine_new(x->n_in, x->n_out, threads, x->stage.in_ch ? &x->stage : NULL,
                                  err, sizeof err);
     if (!x->engine) {
@@ -621,6 +650,7 @@ ACIDS_API void *acids_pd_new(t_class *c, const acids_pd_spec *spec, int argc, t_
     x->outs = (t_sample **)getbytes(sizeof(t_sample *) * x->n_out);
     for (int i = 1; i < x->n_in; i++) inlet_new(&x->obj, &x->obj.ob_pd, &s_signal, &s_signal);
     for (int i = 0; i < x->n_out; i++) outlet_new(&x->obj, &s_signal);
+    if (spec->make_outlets) spec->make_outlets(x);
     x->info = outlet_new(&x->obj, 0);
     x->buffer = buffer;
     x->threads = threads;

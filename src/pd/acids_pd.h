@@ -20,10 +20,20 @@ typedef struct {
     const char *default_method; /* used when the arguments name none */
     unsigned layouts;           /* the contracts it loads: bits 1u << ACIDS_LAYOUT_... */
     const char *wants;          /* what a file must be, said when it is not */
-    /* Optional: fills *stage (see engine.h) once, in the constructor; 0 or -1 on failure. */
+    /* Optional: fills *stage (see engine.h) once, in the constructor, after the signal
+     * counts are known (x->n_in, x->n_out); 0 or -1 on failure. */
     int (*make_stage)(struct acids_pd_object *x, acids_stage *stage);
     /* Optional: takes a creation flag of its own ("-analyze"): 0 if known, -1 if not. */
     int (*flag)(struct acids_pd_object *x, const char *flag);
+    /* Externals with a run stage (frame models) say their signal counts for a model's
+     * contract (NULL: no model named at creation), or -1 and why it does not suit them.
+     * Their buffers are not bound to the model's ratios. */
+    int (*channels)(const acids_contract *c, int *n_in, int *n_out, char *why, size_t len);
+    /* Optional: makes control outlets of its own, left of the information outlet. */
+    void (*make_outlets)(struct acids_pd_object *x);
+    /* Optional: called on Pd's thread at each poll (every 20 ms of logical time), to pass on
+     * what the stage left in its mailboxes. */
+    void (*tick)(struct acids_pd_object *x);
 } acids_pd_spec;
 
 typedef struct acids_pd_object {

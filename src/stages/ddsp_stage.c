@@ -1,7 +1,7 @@
 /* ddsp_stage.c: ddsp~'s stage between its inlets and the model (see ddsp_stage.h). */
 #include "ddsp_stage.h"
-#include "loudness.h"
-#include "pitch.h"
+#include "../spectral/loudness.h"
+#include "../spectral/pitch.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -37,9 +37,10 @@ static void stage_destroy(void *instance)
     free(s);
 }
 
-static void *stage_create(void *shared, int buffer, int block, double sample_rate, char *err,
-                          size_t errlen)
+static void *stage_create(void *shared, acids_model *model, int buffer, int block,
+                          double sample_rate, char *err, size_t errlen)
 {
+    (void)model;
     ddsp_stage *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
