@@ -45,6 +45,11 @@ done
 mkdir -p "$TMP/spectral"
 suite spectral sh -c "$ACIDS_PYTHON tests/ref/spectral_ref.py $TMP/spectral && build/test_spectral $TMP/spectral"
 suite spectral_real_notes sh tests/bench/pitch_quality.sh
+# front-ends (resampler, mel, constant-Q, RTPGHI) against numpy and analytic signals (~2 s), then
+# the RTPGHI / timbre~ synthesis path on real notes through fluidsynth (~15 s)
+mkdir -p "$TMP/frontends"
+suite frontends sh -c "$ACIDS_PYTHON tests/ref/frontends_ref.py $TMP/frontends && build/test_frontends $TMP/frontends"
+suite pghi_real_notes sh tests/bench/pghi_quality.sh
 # --- end spectral
 
 # --- Raspberry Pi (issue 6): the arm64 build under qemu-user, unit tests and arm64 Pd (~80 s);

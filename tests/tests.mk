@@ -70,8 +70,10 @@ test-binaries: $(BUILD)/tsan/test_engine
 
 # --- spectral (src/spectral/, issues 3 and 4): STFT, DDSP loudness, YIN pitch. No Pd, no
 # torch; FFTW single precision, and double for the loudness (see src/spectral/loudness.h).
+# Issue 4's front-ends: resampler, mel, constant-Q (double FFT, see cqt.c), RTPGHI.
 spectral.csources = src/spectral/fft_planner.c src/spectral/sample_history.c src/spectral/stft.c \
-	src/spectral/loudness.c src/spectral/pitch.c
+	src/spectral/loudness.c src/spectral/pitch.c src/spectral/resample.c src/spectral/mel.c \
+	src/spectral/cqt.c src/spectral/pghi.c
 spectral.ldlibs = -lfftw3f -lfftw3 -lm
 
 $(BUILD)/test_spectral: tests/unit/test_spectral.c tests/unit/tap.h $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
@@ -79,7 +81,12 @@ $(BUILD)/test_spectral: tests/unit/test_spectral.c tests/unit/tap.h $(spectral.c
 $(BUILD)/pitch_quality: tests/bench/pitch_quality.c $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
 	$(CC) $(test.cflags) -Isrc/spectral -o $@ tests/bench/pitch_quality.c $(spectral.csources) -lsndfile $(spectral.ldlibs)
 
-test-binaries: $(BUILD)/test_spectral $(BUILD)/pitch_quality
+$(BUILD)/test_frontends: tests/unit/test_frontends.c tests/unit/tap.h $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
+	$(CC) $(test.cflags) -Isrc/spectral -o $@ tests/unit/test_frontends.c $(spectral.csources) $(spectral.ldlibs)
+$(BUILD)/pghi_quality: tests/bench/pghi_quality.c tests/unit/tap.h $(spectral.csources) $(spectral.csources:.c=.h) | $(BUILD)
+	$(CC) $(test.cflags) -Isrc/spectral -Itests/unit -o $@ tests/bench/pghi_quality.c $(spectral.csources) -lsndfile $(spectral.ldlibs)
+
+test-binaries: $(BUILD)/test_spectral $(BUILD)/pitch_quality $(BUILD)/test_frontends $(BUILD)/pghi_quality
 # --- end spectral
 
 # --- Raspberry Pi (issue 6): the arm64 build (build/arm64) for tests/pi/run_arm64_tests.sh,
