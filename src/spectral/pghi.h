@@ -2,7 +2,8 @@
  *
  * RTPGHI (Průša and Holighaus, "Phase vocoder done right", EUSIPCO 2017; Průša, Balazs and
  * Søndergaard, IEEE/ACM TASLP 2017): the phase gradient of a frame is estimated from the
- * log-magnitude of the frame and of the one before (no look-ahead, so no added latency), and
+ * log-magnitude of the frame and of the two before it (the time derivative as a second-order
+ * backward difference; no look-ahead, so no added latency), and
  * integrated from the largest coefficients outward with a max-heap; coefficients below
  * `tolerance` x the frame's maximum get a random phase. Window constant for the periodic
  * hann window: gamma = 0.25645 n_fft^2.

@@ -96,7 +96,7 @@ static int run_frame(timbre_stage *s, const acids_method *m, float *in, float *o
 static void condition(const timbre_stage *s, float note, float *cond)
 {
     if (!(note >= 1.0f && note < 200.0f)) note = DEFAULT_NOTE;
-    int n = (int)lrintf(note);
+    int n = (int)floorf(note + 0.5f); /* round half up, as the models were trained */
     int octave = n / 12 - 1 - s->oct_min;
     if (octave < 0) octave = 0;
     if (octave >= s->n_oct) octave = s->n_oct - 1;
