@@ -1,4 +1,5 @@
-/* cqt.c: constant-Q magnitudes as triangular averages of STFT magnitudes, and back.
+/* cqt.c: constant-Q magnitudes as triangular averages of STFT magnitudes, and back (plainly,
+ * or for a harmonic sound of known f0: see cqt.h).
  *
  * The analysis FFT is double precision: the features are log(max(cq, 1e-6)), a range of some
  * 170 dB below a loud frame's peak, and a float FFT's rounding (~140 dB down) would show in
@@ -18,6 +19,12 @@
 
 #define CQ_FLOOR 1e-6 /* features.CQ_FLOOR */
 
+/* The harmonic way back (tests/ref/frontends_ref.py mirrors these). */
+#define HARM_LOBE 2.0     /* half-width of the hann window's main lobe, FFT bins */
+#define HARM_CENTS 5.0    /* pitch tolerance: widens the upper harmonics' lobes */
+#define HARM_FLOOR 0.05   /* the comb between the harmonics, relative to a lone peak */
+#define HARM_ITERATIONS 8 /* consistency updates */
+
 enum { BELOW_FMIN = -1, ABOVE_LAST = -2 };
 
 struct acids_cqt {
@@ -34,6 +41,14 @@ struct acids_cqt {
     int *back_k;
     double *back_t;
     float log_floor;
+    /* The harmonic way back: FFT bin spacing (Hz), per FFT bin the sharpening weight (0 where
+     * a CQ band is no wider than an FFT bin, 1 from where it is twice as wide) and the
+     * filterbank transposed (FFT bin j: bands t_band[t_start[j] ..] with weights t_weight,
+     * divided by the column's sum); scratch for one frame (shape, estimate, per CQ band target
+     * and ratio). */
+    double df;
+    double *sharpen, *t_weight, *comb, *est, *target, *ratio;
+    int *t_start, *t_band;
 };
 
 acids_cqt *acids_cqt_new(double sample_rate, int n_fft, int n_bins, double fmin,
@@ -62,8 +77,15 @@ acids_cqt *acids_cqt_new(double sample_rate, int n_fft, int n_bins, double fmin,
     q->start = calloc(n_bins, sizeof(int));
     q->back_k = malloc(sizeof(int) * q->bins);
     q->back_t = malloc(sizeof(double) * q->bins);
+    q->sharpen = malloc(sizeof(double) * q->bins);
+    q->t_start = calloc(q->bins + 1, sizeof(int));
+    q->comb = malloc(sizeof(double) * q->bins);
+    q->est = malloc(sizeof(double) * q->bins);
+    q->target = malloc(sizeof(double) * n_bins);
+    q->ratio = malloc(sizeof(double) * n_bins);
     if (!q->window || !q->time || !q->freq || !q->mag || !q->first || !q->count || !q->start ||
-        !q->back_k || !q->back_t)
+        !q->back_k || !q->back_t || !q->sharpen || !q->t_start || !q->comb || !q->est ||
+        !q->target || !q->ratio)
         goto oom;
     q->plan = acids_fft_plan_r2c_double(n_fft, q->time, q->freq);
     if (!q->plan) goto oom;
@@ -98,6 +120,41 @@ acids_cqt *acids_cqt_new(double sample_rate, int n_fft, int n_bins, double fmin,
         }
         for (int i = 0; i < q->count[k]; i++)
             w[i] /= sum; /* a centre beyond Nyquist has no bins: count 0, nothing to scale */
+    }
+
+    /* The transpose, by FFT bin (bands in increasing order), each column over its sum. */
+    q->t_band = malloc(sizeof(int) * (total > 0 ? total : 1));
+    q->t_weight = malloc(sizeof(double) * (total > 0 ? total : 1));
+    int *fill = malloc(sizeof(int) * q->bins); /* next free slot of each column */
+    if (!q->t_band || !q->t_weight || !fill) {
+        free(fill);
+        goto oom;
+    }
+    for (int k = 0; k < n_bins; k++)
+        for (int i = 0; i < q->count[k]; i++)
+            q->t_start[q->first[k] + i + 1]++;
+    for (int j = 0; j < q->bins; j++) {
+        q->t_start[j + 1] += q->t_start[j];
+        fill[j] = q->t_start[j];
+    }
+    for (int k = 0; k < n_bins; k++)
+        for (int i = 0; i < q->count[k]; i++) {
+            int at = fill[q->first[k] + i]++;
+            q->t_band[at] = k;
+            q->t_weight[at] = q->weights[q->start[k] + i];
+        }
+    free(fill);
+    for (int j = 0; j < q->bins; j++) {
+        double colsum = 0;
+        for (int i = q->t_start[j]; i < q->t_start[j + 1]; i++)
+            colsum += q->t_weight[i];
+        for (int i = q->t_start[j]; i < q->t_start[j + 1]; i++)
+            q->t_weight[i] /= colsum;
+    }
+    q->df = df;
+    for (int j = 0; j < q->bins; j++) {
+        double hwj = fmax(j * sample_rate / n_fft * ratio, df) / df; /* in FFT bins, >= 1 */
+        q->sharpen[j] = hwj >= 2.0 ? 1.0 : hwj - 1.0; /* fmin is the parameter here */
     }
 
     for (int j = 0; j < q->bins; j++) {
@@ -137,6 +194,14 @@ void acids_cqt_free(acids_cqt *q)
     free(q->weights);
     free(q->back_k);
     free(q->back_t);
+    free(q->sharpen);
+    free(q->t_start);
+    free(q->t_band);
+    free(q->t_weight);
+    free(q->comb);
+    free(q->est);
+    free(q->target);
+    free(q->ratio);
     free(q);
 }
 
@@ -201,4 +266,70 @@ void acids_cqt_to_magnitude(const acids_cqt *q, const float *log_cq, float *mag)
             mag[j] = 0.0f;
         }
     }
+}
+
+/* |W(x)| / |W(0)| for the hann window's transform, x in FFT bins, on its main lobe |x| < 2
+ * (0 beyond): |sinc(x) / (1 - x^2)|, 1/2 at |x| = 1. */
+static double hann_lobe(double x)
+{
+    x = fabs(x);
+    if (x >= 2.0) return 0.0;
+    if (x < 1e-9) return 1.0;
+    double d = 1.0 - x * x;
+    if (fabs(d) < 1e-6) return 0.5;
+    return fabs(sin(M_PI * x) / (M_PI * x * d));
+}
+
+void acids_cqt_to_magnitude_harmonic(acids_cqt *q, const float *log_cq, float f0, float *mag)
+{
+    acids_cqt_to_magnitude(q, log_cq, mag);
+    if (!(f0 > 0)) return; /* also NaN */
+    const int bins = q->bins;
+    double *comb = q->comb, *est = q->est, *target = q->target, *ratio = q->ratio;
+
+    /* The comb: a hann main lobe at each harmonic, half-width HARM_LOBE bins widened by the
+     * pitch tolerance (h f0 off by HARM_CENTS moves it by that much). Below 2 FFT bins the
+     * harmonics overlap in the STFT itself: no comb. */
+    if (f0 >= 2.0 * q->df) {
+        const double tol = pow(2.0, HARM_CENTS / 1200.0) - 1.0;
+        memset(comb, 0, sizeof(double) * bins);
+        for (int h = 1;; h++) {
+            double p = h * (double)f0 / q->df, width = HARM_LOBE + p * tol;
+            if (p - width >= bins - 1) break;
+            int lo = (int)ceil(p - width), hi = (int)floor(p + width);
+            if (lo < 0) lo = 0;
+            if (hi > bins - 1) hi = bins - 1;
+            for (int j = lo; j <= hi; j++)
+                comb[j] += hann_lobe((j - p) * (2.0 / width));
+        }
+    } else {
+        for (int j = 0; j < bins; j++)
+            comb[j] = 1.0;
+    }
+    for (int j = 0; j < bins; j++)
+        est[j] = mag[j] * ((1.0 - q->sharpen[j]) + q->sharpen[j] * (comb[j] + HARM_FLOOR));
+
+    for (int k = 0; k < q->n_bins; k++)
+        target[k] = exp(fmaxf(log_cq[k], q->log_floor));
+    /* Consistency with the frame: multiplicative updates est *= F^T (cq / F est) / F^T 1
+     * (Richardson-Lucy), which keep est >= 0 and its zeros and move F est towards cq. */
+    for (int it = 0; it < HARM_ITERATIONS; it++) {
+        for (int k = 0; k < q->n_bins; k++) {
+            const double *w = q->weights + q->start[k], *e = est + q->first[k];
+            double pred = 0;
+            for (int i = 0; i < q->count[k]; i++)
+                pred += w[i] * e[i];
+            ratio[k] = pred > 1e-30 ? target[k] / pred : 1.0;
+        }
+        for (int j = 0; j < bins; j++) { /* bins in no band (below the first) stay */
+            int end = q->t_start[j + 1];
+            if (end == q->t_start[j]) continue;
+            double back = 0;
+            for (int i = q->t_start[j]; i < end; i++)
+                back += q->t_weight[i] * ratio[q->t_band[i]];
+            est[j] *= back;
+        }
+    }
+    for (int j = 0; j < bins; j++)
+        mag[j] = (float)est[j];
 }

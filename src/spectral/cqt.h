@@ -33,5 +33,13 @@ void acids_cqt_from_magnitude(const acids_cqt *q, const float *mag, float *cq);
 /* CQ log-magnitudes (natural log, as the models give them) -> STFT magnitudes
  * mag[0 .. n_fft/2]. */
 void acids_cqt_to_magnitude(const acids_cqt *q, const float *log_cq, float *mag);
+/* The same for a harmonic sound of fundamental f0 (Hz): the envelope above, reshaped where a
+ * CQ band is wider than an FFT bin (fully from twice as wide, about 1.5 kHz at 22050 Hz /
+ * n_fft 2048 / 48 per octave) into a comb of hann main lobes at the harmonics h f0 (half-width
+ * 2 bins, widened by a 5-cent pitch tolerance; 5% of a lone peak in between), then brought
+ * back to the frame by 8 multiplicative (Richardson-Lucy) updates, so that the CQ filterbank
+ * applied to mag gives back exp(log_cq) closely. f0 <= 0 (or NaN): acids_cqt_to_magnitude.
+ * Uses q's scratch: not const, one caller at a time. */
+void acids_cqt_to_magnitude_harmonic(acids_cqt *q, const float *log_cq, float f0, float *mag);
 
 #endif

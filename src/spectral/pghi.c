@@ -194,8 +194,8 @@ static double random_phase(acids_pghi *p)
 /* ds/dt at the current frame, in log-magnitude per hop: the second-order backward difference
  * (3 s_n - 4 s_{n-1} + s_{n-2}) / 2 once two previous frames are known, exact for a log-
  * magnitude quadratic in time (a linear chirp's Gaussian ridge moving under a bin), where the
- * one-frame difference s_n - s_{n-1} is the slope half a hop earlier. After a reset: the
- * one-frame difference, then (fresh start) 0. */
+ * one-frame difference s_n - s_{n-1} is the slope half a hop earlier. After a reset: 0 on the
+ * first frame (taken as stationary), the one-frame difference on the second. */
 static inline double log_mag_slope(int have_prev, float s0, float s1, float s2)
 {
     if (have_prev < 2) return (double)s0 - s1;
