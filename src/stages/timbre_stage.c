@@ -92,8 +92,9 @@ static int run_frame(timbre_stage *s, const acids_method *m, float *in, float *o
     return -1;
 }
 
-/* The conditioning the model was trained with: pitch class and octave one-hots. */
-static void condition(const timbre_stage *s, float note, float *cond)
+/* The conditioning the model was trained with: pitch class and octave one-hots. Returns
+ * the note played (an unconnected inlet reads 0: middle C). */
+static float condition(const timbre_stage *s, float note, float *cond)
 {
     if (!(note >= 1.0f && note < 200.0f)) note = DEFAULT_NOTE;
     int n = (int)floorf(note + 0.5f); /* round half up, as the models were trained */
@@ -103,6 +104,7 @@ static void condition(const timbre_stage *s, float note, float *cond)
     memset(cond, 0, sizeof(float) * (12 + s->n_oct));
     cond[n % 12] = 1.0f;
     cond[12 + octave] = 1.0f;
+    return note;
 }
 
 /* One hop of audio at the model's rate: decode the position, give it phases, overlap-add. */
@@ -116,9 +118,11 @@ static void synthesize_hop(timbre_stage *s)
         s->z[i] = isfinite(v) ? v : 0.0f;
     }
     memcpy(s->decode_in, s->z, sizeof(float) * s->latent);
-    condition(s, in[(size_t)s->latent * s->buffer + at], s->decode_in + s->latent);
+    float note = condition(s, in[(size_t)s->latent * s->buffer + at], s->decode_in + s->latent);
     if (run_frame(s, s->decode, s->decode_in, s->log_cq) == 0) {
-        acids_cqt_to_magnitude(s->cqt, s->log_cq, s->mag);
+        /* The frame is a note of this pitch: its partials go back to their harmonics. */
+        acids_cqt_to_magnitude_harmonic(s->cqt, s->log_cq, 440.0f * exp2f((note - 69.0f) / 12.0f),
+                                        s->mag);
     } else {
         memset(s->mag, 0, sizeof(float) * (s->n_fft / 2 + 1));
     }
