@@ -48,7 +48,9 @@ shared.ldlibs = $(torch.ldlibs) -lfftw3f -lfftw3 -lpthread
 
 cflags = -Wall -Wextra -Wno-format-truncation -Wno-cast-function-type -fvisibility=hidden $(torch.cflags)
 
-datafiles = help-patches/rave~-help.pd help-patches/ddsp~-help.pd help-patches/wavae~-help.pd LICENSE README.md
+datafiles = help-patches/rave~-help.pd help-patches/ddsp~-help.pd help-patches/wavae~-help.pd \
+	help-patches/vschaos~-help.pd help-patches/timbre~-help.pd help-patches/flowsynth~-help.pd \
+	help-patches/acids-synth.pd help-patches/acids-synth-help.pd LICENSE README.md
 datadirs = models
 
 # pd-lib-builder's flags serve both compilers and include -ffast-math: set the language

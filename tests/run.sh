@@ -37,7 +37,8 @@ mkdir -p "$TMP/ts"
 suite ts_archive sh -c "$ACIDS_PYTHON tests/unit/make_ts_archive_fixture.py $TMP/ts && build/test_ts_archive $TMP/ts"
 suite engine build/test_engine
 suite engine_asan build/asan/test_engine
-for s in tests/cli/run_cli_tests.sh tests/pd/run_pd_tests.sh tests/pd/run_pd_ddsp_wavae.sh; do
+for s in tests/cli/run_cli_tests.sh tests/pd/run_pd_tests.sh tests/pd/run_pd_ddsp_wavae.sh \
+    tests/pd/run_pd_family.sh tests/pd/run_pd_family_help.sh; do
     [ -f "$s" ] && suite "$(basename "$s" .sh)" sh "$s"
 done
 
