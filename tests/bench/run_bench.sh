@@ -16,9 +16,13 @@
 #  7 first call the first 5 calls after load: with/without warm-up (C), graph optimisation
 #               on/off without warm-up (python, /usr/bin/python3).
 #  8 BLAS       the same renders with reference BLAS and OpenBLAS (LD_LIBRARY_PATH per process).
+#  9 family     CPU per second of audio of vschaos~, timbre~ (synthesis, analysis), flowsynth~
+#               and ddsp~ with their demo models: a headless Pd render minus the same patch
+#               without the object, medians (issue 4).
 # The v2-sized model (models/make_rave_large.py) is made in build/bench/ when missing.
 # Knobs: BENCH_RUNS (5), BENCH_SECONDS (60), BENCH_LARGE_RUNS (3), BENCH_LARGE_SECONDS (20),
-# BENCH_RT_SECONDS (120), BENCH_PD_RT_SECONDS (60), BENCH_SECTIONS ("1 2 3 4 5 6 7 8").
+# BENCH_RT_SECONDS (120), BENCH_PD_RT_SECONDS (60), BENCH_SECTIONS ("1 2 3 4 5 6 7 8 9"),
+# BENCH_FAMILY_SECONDS (20).
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -29,7 +33,7 @@ LRUNS=${BENCH_LARGE_RUNS:-3}
 LLONG=${BENCH_LARGE_SECONDS:-20}
 RT_SECONDS=${BENCH_RT_SECONDS:-120}
 PD_RT_SECONDS=${BENCH_PD_RT_SECONDS:-60}
-SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8}
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8 9}
 PY=/usr/bin/python3
 LARGE=$ROOT/build/bench/rave_v2_large.ts
 EB=build/bench/engine_bench
@@ -370,6 +374,47 @@ if want 8; then
     printf '   %-32s %10s %10s %8s\n' "rave_demo, $B_SECONDS s" "$so" "$sr" "$(calc %.2f "$sr / $so")"
     printf '   %-32s %10s %10s %8s\n' "v2-sized, $BL_SECONDS s" "$lo" "$lr" "$(calc %.2f "$lr / $lo")"
     row 8 "reference BLAS / OpenBLAS CPU (v2; demo)" "$(calc %.2f "$lr / $lo")x; $(calc %.2f "$sr / $so")x" "-" "-"
+fi
+
+# --- 9. spectral and control family ----------------------------------------------------------
+# fpatch FILE SECONDS OBJECT: osc~ 220 into OBJECT's first inlet for SECONDS (no outlet used)
+fpatch() {
+    {
+        echo "#N canvas 0 50 450 300 12;"
+        echo "#X obj 20 20 osc~ 220;"
+        echo "#X obj 20 50 *~ 0.5;"
+        echo "#X obj 200 20 loadbang;"
+        echo "#X msg 200 50 \; pd dsp 1;"
+        echo "#X obj 200 80 delay $(($2 * 1000));"
+        echo "#X msg 200 110 \; pd quit;"
+        echo "#X obj 20 80 $3;"
+        echo "#X connect 0 0 1 0;"
+        echo "#X connect 2 0 3 0;"
+        echo "#X connect 2 0 4 0;"
+        echo "#X connect 4 0 5 0;"
+        echo "#X connect 1 0 6 0;"
+    } >"$1"
+}
+if want 9; then
+    echo
+    F_SECONDS=${BENCH_FAMILY_SECONDS:-20}
+    F_SHORT=5
+    echo "9. spectral and control externals at 44.1 kHz: marginal CPU per second of audio (what $((F_SECONDS - F_SHORT)) more seconds cost, start-up left out), medians of 3"
+    printf '   %-44s %12s\n' object "ms CPU / s"
+    for obj in "vschaos~ vschaos_demo" "timbre~ timbre_demo" "timbre~ timbre_demo -analyze" \
+        "flowsynth~ flowsynth_demo" "ddsp~ ddsp_demo -analyze"; do
+        fpatch "$TMP/f_long.pd" "$F_SECONDS" "$obj"
+        fpatch "$TMP/f_short.pd" "$F_SHORT" "$obj"
+        : >"$TMP/f_l"
+        : >"$TMP/f_s"
+        for run in 1 2 3; do
+            pd_cpu 44100 "$TMP/f_long.pd" >>"$TMP/f_l"
+            pd_cpu 44100 "$TMP/f_short.pd" >>"$TMP/f_s"
+        done
+        ms=$(calc %.1f "($(median <"$TMP/f_l") - $(median <"$TMP/f_s")) * 1000 / ($F_SECONDS - $F_SHORT)")
+        printf '   %-44s %12s\n' "[$obj]" "$ms"
+        row 9 "CPU per s of audio: [$obj]" "$ms ms" "-" "-"
+    done
 fi
 
 echo
