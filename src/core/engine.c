@@ -38,6 +38,7 @@ struct acids_stream {
     float *staged;               /* [model_in_ch][B]: what the stage hands the model */
     /* worker only: failures are reported once per burst */
     long failures, nonfinite, skipped;
+    _Atomic long completed; /* seq of the last slot the worker finished (offline waits on it) */
 };
 
 typedef enum { JOB_PROCESS, JOB_RETIRE, JOB_GET, JOB_SET, JOB_RESET, JOB_THREADS } job_kind;
@@ -165,6 +166,7 @@ static acids_stream *stream_new(acids_model *model, const acids_method *m, int b
     s->model = model;
     s->method = m;
     s->buffer = buffer;
+    atomic_init(&s->completed, -1);
     int ok = 1;
     for (int i = 0; i < NSLOTS; i++) {
         s->slots[i].in = calloc((size_t)in_ch * buffer, sizeof(float));
@@ -339,6 +341,7 @@ static void run_process(acids_engine *e, const job *j)
     }
     done_item d = {s->id, j->slot};
     acids_spsc_push(&e->done, &d); /* cannot be full: it holds at most NSLOTS items */
+    atomic_store_explicit(&s->completed, sl->seq, memory_order_release);
     if (atomic_load(&e->offline)) sem_post(&e->done_sem);
 }
 
@@ -861,6 +864,12 @@ static void submit_and_refill(acids_engine *e, acids_stream *s)
         if (acids_spsc_push(&e->jobs, &j)) {
             e->submitted = s->slots[e->fill].seq;
             sem_post(&e->work_sem); /* wakes the worker; never blocks */
+            /* Offline, the buffer is done before Pd's clock moves on, so what a stage tells
+             * Pd's thread (flowsynth~'s parameters) arrives at the same logical time in every
+             * render. Its completion post is taken here; find_output then finds the slot. */
+            if (atomic_load_explicit(&e->offline, memory_order_relaxed))
+                while (atomic_load_explicit(&s->completed, memory_order_acquire) < e->submitted)
+                    sem_wait(&e->done_sem);
         } else {
             release_slot(e, e->fill);
         }
