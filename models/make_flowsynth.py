@@ -65,7 +65,7 @@ HOP = feat.MEL_HOP
 N_FRAMES = feat.MEL_FRAMES
 N_MELS = feat.MEL_N_MELS
 SLOT = 64 * 1792              # 114688 samples = 5.20 s per example (a block multiple)
-PITCHES = [41, 48, 55]        # F2, C3, G3
+PITCHES = list(range(36, 68))  # MIDI C2 .. G4, uniform: inference works across pitches
 VELOCITY = 100
 PARAM_SETTLE_MS = 50.0        # parameter ramps are 20 ms
 ONSET_JITTER_MS = 1000.0 * HOP / SR
