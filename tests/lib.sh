@@ -4,6 +4,7 @@
 # the common paths, and ok/notok, which print TAP lines and count failures.
 ROOT=${ACIDS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=${ACIDS_PYTHON:-/usr/bin/python3}
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in models/ (installed as a flat folder)
 if [ -z "${ACIDS_TMP:-}" ]; then
     ACIDS_TMP=$(mktemp -d)
     trap 'rm -rf "$ACIDS_TMP"' EXIT

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export ACIDS_ROOT="$ROOT"
 export ACIDS_PYTHON=/usr/bin/python3 # Debian's interpreter, the one with python3-torch
+export PYTHONDONTWRITEBYTECODE=1     # no __pycache__ in models/ (installed as a flat folder)
 TMP=$(mktemp -d)
 export ACIDS_TMP="$TMP"
 trap 'rm -rf "$TMP"' EXIT

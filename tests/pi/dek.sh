@@ -27,6 +27,9 @@ pack() { # pack STAGE ARCH: STAGE/acids -> OUT/acids[vVERSION](ARCH).dek
     echo "dek: $dek ($(du -k "$dek" | cut -f1) kB)"
 }
 
+# models/ is installed as a flat folder: python's byte-code cache (from the model scripts and
+# the test references that import them) is no part of it
+rm -rf models/__pycache__
 if [ -e rave~.pd_linux ] && [ -e libacids.so ]; then
     make -s install objectsdir="$TMP/amd64" >"$TMP/amd64.log" 2>&1 ||
         { cat "$TMP/amd64.log" >&2; exit 1; }
