@@ -460,3 +460,16 @@ int acids_model_number(acids_model *model, const char *name, double *out, char *
     *out = v.number;
     return 0;
 }
+
+int acids_model_int(acids_model *model, const char *name, int lo, int hi, int *out, char *err,
+                    size_t errlen)
+{
+    double v;
+    if (acids_model_number(model, name, &v, err, errlen) < 0) return -1;
+    if (!(v >= lo && v <= hi) || v != (double)(long)v) {
+        snprintf(err, errlen, "attribute %s = %g is out of range (%d to %d)", name, v, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}

@@ -115,6 +115,10 @@ int acids_model_attribute(acids_model *model, const char *name, acids_value *val
 int acids_model_number(acids_model *model, const char *name, double *out, char *err,
                        size_t errlen);
 
+/* A whole-number attribute within [lo, hi]; 0, or -1 and a message naming it. */
+int acids_model_int(acids_model *model, const char *name, int lo, int hi, int *out, char *err,
+                    size_t errlen);
+
 /* Puts the streaming state (cached convolutions, recurrent state) back as it was at load. */
 int acids_model_reset(acids_model *model, char *err, size_t errlen);
 

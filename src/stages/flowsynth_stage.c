@@ -45,19 +45,6 @@ static void destroy(void *p)
     free(s);
 }
 
-static int read_int(acids_model *m, const char *name, int lo, int hi, int *out, char *err,
-                    size_t errlen)
-{
-    double v;
-    if (acids_model_number(m, name, &v, err, errlen) < 0) return -1;
-    if (!(v >= lo && v <= hi) || v != floor(v)) {
-        snprintf(err, errlen, "attribute %s = %g is out of range (%d to %d)", name, v, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 /* Silence, as the front-end sees it. */
 static void clear_frames(flowsynth_stage *s)
 {
@@ -162,11 +149,11 @@ static void *create(void *shared, acids_model *model, int buffer, int block, dou
                               "[L -> parameters] methods (models/make_flowsynth.py)");
         goto fail;
     }
-    if (read_int(model, "sr", 1000, 384000, &sr, err, errlen) < 0 ||
-        read_int(model, "n_fft", 16, 1 << 16, &s->n_fft, err, errlen) < 0 ||
-        read_int(model, "hop", 1, 1 << 16, &s->hop, err, errlen) < 0 ||
-        read_int(model, "n_mels", 1, 1024, &s->n_mels, err, errlen) < 0 ||
-        read_int(model, "n_frames", 1, 4096, &s->n_frames, err, errlen) < 0 ||
+    if (acids_model_int(model, "sr", 1000, 384000, &sr, err, errlen) < 0 ||
+        acids_model_int(model, "n_fft", 16, 1 << 16, &s->n_fft, err, errlen) < 0 ||
+        acids_model_int(model, "hop", 1, 1 << 16, &s->hop, err, errlen) < 0 ||
+        acids_model_int(model, "n_mels", 1, 1024, &s->n_mels, err, errlen) < 0 ||
+        acids_model_int(model, "n_frames", 1, 4096, &s->n_frames, err, errlen) < 0 ||
         acids_model_number(model, "fmin", &fmin, err, errlen) < 0 ||
         acids_model_number(model, "fmax", &fmax, err, errlen) < 0)
         goto fail;

@@ -70,19 +70,6 @@ static void destroy(void *p)
     free(s);
 }
 
-static int read_int(acids_model *m, const char *name, int lo, int hi, int *out, char *err,
-                    size_t errlen)
-{
-    double v;
-    if (acids_model_number(m, name, &v, err, errlen) < 0) return -1;
-    if (!(v >= lo && v <= hi) || v != floor(v)) {
-        snprintf(err, errlen, "attribute %s = %g is out of range (%d to %d)", name, v, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 /* One frame through a method; the first failure of a buffer is kept for the engine to tell. */
 static int run_frame(timbre_stage *s, const acids_method *m, float *in, float *out)
 {
@@ -229,13 +216,13 @@ static void *create(void *shared, acids_model *model, int buffer, int block, dou
                               "[L + 12 + octaves -> bins] methods (models/make_timbre.py)");
         goto fail;
     }
-    if (read_int(model, "sr", 1000, 384000, &sr, err, errlen) < 0 ||
-        read_int(model, "n_fft", 16, 1 << 16, &s->n_fft, err, errlen) < 0 ||
-        read_int(model, "hop", 1, 1 << 16, &s->hop, err, errlen) < 0 ||
-        read_int(model, "bins_per_octave", 1, 1000, &bpo, err, errlen) < 0 ||
-        read_int(model, "n_bins", 1, 10000, &s->n_bins, err, errlen) < 0 ||
-        read_int(model, "octave_min", -1, 10, &s->oct_min, err, errlen) < 0 ||
-        read_int(model, "n_octaves", 1, 12, &s->n_oct, err, errlen) < 0 ||
+    if (acids_model_int(model, "sr", 1000, 384000, &sr, err, errlen) < 0 ||
+        acids_model_int(model, "n_fft", 16, 1 << 16, &s->n_fft, err, errlen) < 0 ||
+        acids_model_int(model, "hop", 1, 1 << 16, &s->hop, err, errlen) < 0 ||
+        acids_model_int(model, "bins_per_octave", 1, 1000, &bpo, err, errlen) < 0 ||
+        acids_model_int(model, "n_bins", 1, 10000, &s->n_bins, err, errlen) < 0 ||
+        acids_model_int(model, "octave_min", -1, 10, &s->oct_min, err, errlen) < 0 ||
+        acids_model_int(model, "n_octaves", 1, 12, &s->n_oct, err, errlen) < 0 ||
         acids_model_number(model, "fmin", &fmin, err, errlen) < 0)
         goto fail;
     s->latent = s->encode->out_ch;
