@@ -74,6 +74,12 @@ def write_midi(path, notes, end):
         events.append((round(start * TICKS_PER_SECOND), 1, bytes([0x90, pitch, velocity])))
         events.append((round(stop * TICKS_PER_SECOND), 0, bytes([0x80, pitch, 0])))
     events.append((round(end * TICKS_PER_SECOND), 0, bytes([0xB0, 123, 0])))
+    write_smf(path, events)
+
+
+def write_smf(path, events):
+    """A one-track standard MIDI file (480 ticks per quarter, 120 bpm: 960 ticks per second)
+    of events (tick, order among events of the same tick, message bytes)."""
     events.sort(key=lambda e: (e[0], e[1]))
     track, now = b"", 0
     for tick, _, data in events:

@@ -16,13 +16,14 @@ rounded to 16 bits. Mono, 44100 Hz, 16-bit PCM, SECONDS long (about 530 kB).
 
 Run from anywhere: /usr/bin/python3 models/make_example.py"""
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import soundfile as sf
+
+from make_dataset import write_smf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "example.wav")
@@ -42,15 +43,6 @@ PHRASE = [(67, 0.0, 92), (71, 0.5, 96), (74, 1.0, 104), (71, 2.0, 96), (69, 2.5,
 END = 5.6
 
 
-def var_len(n):
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
 def write_midi(path, lead):
     """One track: program change, then the phrase shifted by `lead` seconds."""
     events = [(0, 0, bytes([0xC0, PROGRAM]))]
@@ -59,15 +51,7 @@ def write_midi(path, lead):
         events.append((round((lead + onset) * TICKS_PER_SECOND), 2, bytes([0x90, pitch, velocity])))
         events.append((round((lead + off) * TICKS_PER_SECOND), 1, bytes([0x80, pitch, 0])))
     events.append((round((lead + SECONDS) * TICKS_PER_SECOND), 0, bytes([0xB0, 123, 0])))
-    events.sort(key=lambda e: (e[0], e[1]))
-    track, now = b"", 0
-    for tick, _, data in events:
-        track += var_len(tick - now) + data
-        now = tick
-    track += b"\x00\xff\x2f\x00"
-    with open(path, "wb") as f:
-        f.write(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480))
-        f.write(b"MTrk" + struct.pack(">I", len(track)) + track)
+    write_smf(path, events)
 
 
 def render():
