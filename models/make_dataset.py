@@ -7,8 +7,9 @@ Writes OUTDIR/notes_<sr>.wav (mono float32 after mixing down) and OUTDIR/notes_<
 one note per line: start_s, end_s (note off), pitch, velocity, program, instrument, family,
 split. Every note is followed by a gap so its release dies out before the next one starts.
 Split: the pitches listed per instrument alternate train/train/test in order, so held-out
-notes interleave the training pitches. Runs in about a minute; the WAV is cached (re-run only
-when this script changes: the Makefile rule depends on it).
+notes interleave the training pitches; velocities 64/96/120 cycle out of step with it, so
+both splits have every velocity. Runs in about a minute; the rendering is cached and
+re-made when its note list no longer matches this script's.
 
 Families (for the timbre space's nearest-centroid score): strings, brass, reeds, flutes,
 keys, plucked."""
@@ -60,7 +61,9 @@ def note_list():
     t = 0.5
     for program, name, family, pitches in INSTRUMENTS:
         for i, pitch in enumerate(pitches):
-            velocity = VELOCITIES[i % len(VELOCITIES)]
+            # Velocities cycle out of step with the split (i + i // 3), so held-out and
+            # training notes both have every velocity.
+            velocity = VELOCITIES[(i + i // 3) % len(VELOCITIES)]
             split = "test" if i % 3 == 2 else "train"
             notes.append((t, t + DURATION, pitch, velocity, program, name, family, split))
             t += DURATION + GAP
@@ -106,7 +109,7 @@ def load(outdir, sr=22050):
     """(audio float32, notes list of dicts) for OUTDIR, rendering it first when missing."""
     wav = os.path.join(outdir, f"notes_{sr}.f32")
     tsv = os.path.join(outdir, f"notes_{sr}.tsv")
-    if not (os.path.exists(wav) and os.path.exists(tsv)):
+    if not (os.path.exists(wav) and os.path.exists(tsv)) or not _current(tsv):
         render(outdir, sr)
     x = np.fromfile(wav, dtype=np.float32)
     keys = ["start", "end", "pitch", "velocity", "program", "instrument", "family", "split"]
@@ -123,6 +126,16 @@ def load(outdir, sr=22050):
     return x, notes
 
 
+def _tsv_lines():
+    return ["%.6f %.6f %d %d %d %s %s %s\n" % n for n in note_list()[0]]
+
+
+def _current(tsv):
+    """A cached rendering is reused only if it has this script's note list."""
+    with open(tsv) as f:
+        return f.readlines() == _tsv_lines()
+
+
 def render(outdir, sr=22050):
     os.makedirs(outdir, exist_ok=True)
     notes, end = note_list()
@@ -136,8 +149,7 @@ def render(outdir, sr=22050):
     os.remove(tmpwav)
     x.astype(np.float32).tofile(os.path.join(outdir, f"notes_{sr}.f32"))
     with open(os.path.join(outdir, f"notes_{sr}.tsv"), "w") as f:
-        for n in notes:
-            f.write("%.6f %.6f %d %d %d %s %s %s\n" % n)
+        f.writelines(_tsv_lines())
 
 
 if __name__ == "__main__":

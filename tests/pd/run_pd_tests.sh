@@ -102,7 +102,7 @@ torch_ref chain_ref "$DEMO" decode "$T/zchain.f32" 8
 
 render_patch "$T/forward.pd" 44100 "$T/forward.wav" "file $IN 1" "" "1 rave~ rave_demo"
 pd_test forward "$T/forward.pd" 'rave~: .*rave_demo.ts loaded, method forward, buffer 2048, latency 4096'
-compare "forward: Pd render = torch forward at latency $LAT" "$T/forward.wav" "$T/fwd_ref.f32" 1 --offset $LAT --tol 1e-4
+compare "forward: Pd render = torch forward at latency $LAT" "$T/forward.wav" "$T/fwd_ref.f32" 1 --offset $LAT --tol 1e-4 --min-peak 0.01
 
 render_patch "$T/encode.pd" 44100 "$T/encode.wav" "file $IN 1" "" "8 rave~ rave_demo encode"
 pd_test encode "$T/encode.pd" 'rave~: .*rave_demo.ts loaded, method encode'
@@ -110,11 +110,11 @@ compare "encode: 8 latents held for $B samples = torch encode frames" "$T/encode
 
 render_patch "$T/chain.pd" 44100 "$T/chain.wav" "file $IN 1" "" "8 rave~ rave_demo encode" "1 rave~ rave_demo decode"
 pd_test chain "$T/chain.pd" 'rave~: .*rave_demo.ts loaded, method decode'
-compare "decode: encode -> decode in Pd = torch decode of the (delayed) encoding" "$T/chain.wav" "$T/chain_ref.f32" 1 --offset $LAT --tol 1e-4
+compare "decode: encode -> decode in Pd = torch decode of the (delayed) encoding" "$T/chain.wav" "$T/chain_ref.f32" 1 --offset $LAT --tol 1e-4 --min-peak 0.01
 
 render_patch "$T/v1.pd" 48000 "$T/v1.wav" "file $IN 1" "info" "1 rave~ rave_v1_demo"
 pd_test v1 "$T/v1.pd" 'rave~: .*rave_v1_demo.ts loaded, method forward' -r 48000
-compare "v1 forward at 48 kHz = torch forward" "$T/v1.wav" "$T/v1_ref.f32" 1 --offset $LAT --tol 1e-4
+compare "v1 forward at 48 kHz = torch forward" "$T/v1.wav" "$T/v1_ref.f32" 1 --offset $LAT --tol 1e-4 --min-peak 0.01
 grep -q 'info: sr 48000 48000' "$T/v1.log" && ok "v1: info outlet says sr 48000 48000" ||
     notok "v1: no 'info: sr 48000 48000' line"
 
@@ -122,7 +122,7 @@ grep -q 'info: sr 48000 48000' "$T/v1.log" && ok "v1: info outlet says sr 48000 
 
 render_patch "$T/zconst.pd" 44100 "$T/zconst.wav" "sig $ZCONST" "" "1 rave~ rave_demo decode"
 pd_test sig_decode "$T/zconst.pd" 'rave~: .*rave_demo.ts loaded, method decode'
-compare "decode of constant [sig~] latents = torch decode" "$T/zconst.wav" "$T/zconst_ref.f32" 1 --offset $LAT --tol 1e-4
+compare "decode of constant [sig~] latents = torch decode" "$T/zconst.wav" "$T/zconst_ref.f32" 1 --offset $LAT --tol 1e-4 --min-peak 0.01
 
 # --- 4. messages: each bad one is refused with a reason; the model keeps playing ---
 
@@ -144,7 +144,7 @@ pd_test messages "$T/messages.pd" '
 errors=$(grep -c '^error:' "$T/messages.log")
 [ "$errors" -eq 11 ] && ok "messages: one error line per bad message (11)" ||
     notok "messages: $errors error lines for 11 bad messages"
-compare "messages: the render after the bad messages = torch forward" "$T/messages.wav" "$T/fwd_ref.f32" 1 --offset $LAT --tol 1e-4
+compare "messages: the render after the bad messages = torch forward" "$T/messages.wav" "$T/fwd_ref.f32" 1 --offset $LAT --tol 1e-4 --min-peak 0.01
 
 # --- 5. bad models ---
 

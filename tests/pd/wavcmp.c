@@ -1,12 +1,15 @@
 /* wavcmp: compares a rendered sound file with a raw float32 reference.
  *
  *   wavcmp ACTUAL.wav REFERENCE.f32 CHANNELS [--offset N] [--tol X] [--length N] [--hold R]
+ *          [--min-peak P]
  *
  * REFERENCE.f32 is channel-major (all of channel 0, then channel 1, ...), as written by
  * tests/ref/torch_ref.py. Actual sample k corresponds to reference sample (k - offset) / hold
  * (--hold R: a latent-rate reference whose frame j covers actual samples jR .. jR+R-1).
  * Actual samples before the offset must be silent (|x| <= tol). --length N checks the first
  * N actual samples (default: every one that has a reference sample); the file must have them.
+ * --min-peak P: the compared reference must reach |x| >= P somewhere (a near-silent model
+ * output would pass any tolerance, so such a comparison proves nothing).
  * Prints the max abs diff; exits 0 when it is within tol, 1 when not, 2 on usage/IO errors. */
 #include <math.h>
 #include <sndfile.h>
@@ -23,15 +26,16 @@ static int fail(const char *what, const char *why)
 int main(int argc, char **argv)
 {
     long offset = 0, length = -1, hold = 1;
-    double tol = 1e-4;
+    double tol = 1e-4, min_peak = 0;
     if (argc < 4) return fail("usage", "wavcmp ACTUAL.wav REFERENCE.f32 CHANNELS [--offset N] "
-                                       "[--tol X] [--length N] [--hold R]");
+                                       "[--tol X] [--length N] [--hold R] [--min-peak P]");
     int ch = atoi(argv[3]);
     for (int i = 4; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--offset")) offset = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--tol")) tol = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--length")) length = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--hold")) hold = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--min-peak")) min_peak = atof(argv[i + 1]);
         else return fail(argv[i], "unknown option");
     }
     if (ch < 1 || hold < 1 || offset < 0 || (argc - 4) % 2) return fail("usage", "bad arguments");
@@ -66,7 +70,7 @@ int main(int argc, char **argv)
                 length, argv[1], frames, covered);
         return 1;
     }
-    double max_pre = 0, max_diff = 0;
+    double max_pre = 0, max_diff = 0, ref_peak = 0;
     long worst = -1;
     int worst_ch = 0;
     for (long k = 0; k < length; k++)
@@ -76,10 +80,18 @@ int main(int argc, char **argv)
             if (isnan(d)) d = INFINITY;
             if (k < offset && d > max_pre) max_pre = d;
             if (d > max_diff) max_diff = d, worst = k, worst_ch = c;
+            if (k >= offset && fabs(ref[(long)c * n_ref + (k - offset) / hold]) > ref_peak)
+                ref_peak = fabs(ref[(long)c * n_ref + (k - offset) / hold]);
         }
     printf("wavcmp: %ld samples x %d ch, offset %ld, hold %ld: max abs diff %.3g (before the "
-           "offset %.3g)",
-           length, ch, offset, hold, max_diff, max_pre);
+           "offset %.3g), reference peak %.3g",
+           length, ch, offset, hold, max_diff, max_pre, ref_peak);
+    if (ref_peak < min_peak) {
+        printf(" < --min-peak %g: nothing to compare\n", min_peak);
+        free(act);
+        free(ref);
+        return 1;
+    }
     if (max_diff > tol)
         printf(", worst at sample %ld ch %d: %g vs %g > tol %g\n", worst, worst_ch,
                act[worst * ch + worst_ch],
