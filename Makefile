@@ -65,12 +65,18 @@ include $(PDLIBBUILDER_DIR)/Makefile.pdlibbuilder
 # system, libacids.so next to the externals through the externals' own rpath.
 shared.ldflags += -Wl,-rpath,'$$ORIGIN',--enable-new-dtags
 
+# models/ is installed as a folder: a model script run by hand leaves python's __pycache__
+# there, which pd-lib-builder's datadirs install refuses (it copies files only).
+install-datadirs: drop-pycache
+drop-pycache:
+	rm -rf models/__pycache__
+
 # ---------------------------------------------------------------------------------------
 # Everything below is ours: dependencies, the offline renderer, tests, demo, models.
 
 PYTHON_TORCH = /usr/bin/python3
 BUILD = build
-.PHONY: deps demo check test cli models style bench
+.PHONY: deps demo check test cli models style bench drop-pycache
 
 deps:
 	sh tests/deps.sh

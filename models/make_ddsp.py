@@ -82,6 +82,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from dsp import hash_noise, scale_function  # noqa: E402
 from nn_module import pin_hash_seed  # noqa: E402
 
 SR = 44100
@@ -124,11 +125,6 @@ def mlp(in_size: int, hidden: int, n_layers: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def scale_function(x: torch.Tensor) -> torch.Tensor:
-    """ddsp_pytorch's exponentiated sigmoid: (1e-7, 2]."""
-    return 2 * torch.sigmoid(x) ** math.log(10) + 1e-7
-
-
 class DDSP(nn.Module):
 
     def __init__(self) -> None:
@@ -155,17 +151,8 @@ class DDSP(nn.Module):
         self.noise_scale = NOISE_SCALE
 
     def hash_noise(self, idx: torch.Tensor) -> torch.Tensor:
-        """Uniform samples in [-1, 1) for int64 stream positions idx: an
-        integer hash (two xorshift-multiply rounds) of each position."""
-        mask = 0xFFFFFFFF
-        mul = 0x45D9F3B       # < 2**27: products stay inside int64
-        h = (idx & mask) ^ self.noise_seed
-        h = h ^ (h >> 16)
-        h = (h * mul) & mask
-        h = h ^ (h >> 16)
-        h = (h * mul) & mask
-        h = h ^ (h >> 16)
-        return (h >> 8).float() * (2.0 / 16777216.0) - 1.0
+        """Uniform samples in [-1, 1) for int64 stream positions idx."""
+        return hash_noise(idx, int(self.noise_seed))
 
     def noise(self, n: int) -> torch.Tensor:
         """n noise samples continuing the stream (ddsp.noise_pos)."""

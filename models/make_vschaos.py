@@ -120,6 +120,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from dsp import hash_uniform  # noqa: E402
 from nn_module import NNModule, pin_hash_seed  # noqa: E402
 import make_dataset  # noqa: E402
 
@@ -304,18 +305,6 @@ class VSChaosDemo(NNModule):
         return (y * self.mag_std + self.mag_mean).clamp(
             math.log(self.log_eps), self.log_max)
 
-    def _uniform(self, idx: torch.Tensor, seed: int) -> torch.Tensor:
-        """Integer hash of idx (int64) -> uniform floats in [0, 1)."""
-        mask = 0xFFFFFFFF
-        mul = 0x45D9F3B
-        h = (idx & mask) ^ seed
-        h = h ^ (h >> 16)
-        h = (h * mul) & mask
-        h = h ^ (h >> 16)
-        h = (h * mul) & mask
-        h = h ^ (h >> 16)
-        return (h >> 8).float() * (1.0 / 16777216.0)
-
     def _synthesize(self, slog: torch.Tensor, in_phase: Optional[torch.Tensor],
                     mode: str, phase_buf: torch.Tensor,
                     tgrad_buf: torch.Tensor, slog_buf: torch.Tensor,
@@ -337,7 +326,7 @@ class VSChaosDemo(NNModule):
             fgrad = self.fgrad_scale * (s - slog_buf)
             count = count_buf + i
             if mode == "random":
-                phase = two_pi * self._uniform(count * 4096 + bins,
+                phase = two_pi * hash_uniform(count * 4096 + bins,
                                                self.seed_phase)
             elif mode == "keep_input" and in_phase is not None:
                 phase = in_phase[i]
@@ -447,8 +436,8 @@ class VSChaosDemo(NNModule):
         if temp > 0.0:
             idx = (self.fwd_count + torch.arange(n_frames)).unsqueeze(1) * 64 \
                 + torch.arange(self.latent_size).unsqueeze(0)
-            u1 = 1.0 - self._uniform(idx, self.seed_noise1)        # (0, 1]
-            u2 = self._uniform(idx, self.seed_noise2)
+            u1 = 1.0 - hash_uniform(idx, self.seed_noise1)        # (0, 1]
+            u2 = hash_uniform(idx, self.seed_noise2)
             eps = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2 * math.pi * u2)
             z = z + temp * torch.matmul(torch.exp(0.5 * logvar) * eps,
                                         self.latent_pca)

@@ -15,27 +15,49 @@ padding, PCA, loudness extraction):
 
 Inside: 48 kHz -> 24 kHz (cached Kaiser low-pass, stride 2); a rolling
 analysis buffer (the BufferSTFT idea: the last n_fft - hop samples of the
-previous call are kept) so each call yields 8 STFT frames (n_fft 1024,
-hop 256 at 24 kHz, hann) -> 64-band mel, WaVAE's (log10(clamp 1e-5)+5)/5;
-a cached causal conv encoder; the PCA projection ((z - mean) U / std);
-the loudness is WaVAE's LogLoudness (hann-weighted log RMS per 512 host
-samples, 0 for silence .. 1 for full scale). decode inverts the PCA,
-runs a cached conv decoder up to 24 kHz (4 x4 nearest+conv stages) that
-outputs the gains of a fixed bank of 16 sinusoids (harmonics of 110 Hz,
-phases carried across calls; the untrained stand-in for MelGAN, whose
-conv-only output would be a frame-rate buzz or DC without training),
-scales by the loudness channel (linearly interpolated, one frame late) and
-upsamples 2x to 48 kHz with a cached polyphase filter.
+previous call are kept) so each call yields 8 frames of 1024 samples (hop
+256 at 24 kHz) -> hann STFT -> 64-band mel, WaVAE's (log10(clamp 1e-5)+5)/5,
+and, from the same frames, a YIN pitch estimate (log2 f0 and periodicity);
+a cached causal conv encoder sees both; the PCA projection
+((z - mean) U / std); the loudness is WaVAE's LogLoudness (hann-weighted log
+RMS per 512 host samples, 0 for silence .. 1 for full scale).
+decode inverts the PCA and runs a cached causal conv decoder at frame rate
+whose heads drive a harmonic-plus-noise synthesiser at 24 kHz (the stand-in
+for MelGAN): f0 (30 Hz .. 4 kHz, log scale), the amplitudes of 64 harmonics
+(softmax distribution x total amplitude, zero at and above 12 kHz) and 32
+noise-band magnitudes (a 62-tap linear-phase FIR per frame applied to hashed
+white noise, sample i of the stream hashed from i, so streaming is exact).
+f0, harmonic amplitudes and loudness are ramped linearly to audio rate from
+the previous frame's values (cached), so output frame F + 1 plays frame F;
+the oscillator phase is accumulated in float64 and carried across calls.
+The sum is scaled by the loudness channel (silence in, silence out) and
+upsampled 2x to 48 kHz with a cached polyphase filter.
 
 Differences from the real exports, deliberate: encode returns the mean
 (no randn_like: deterministic, so tests compare with torch exactly); the
 analysis uses torch.stft(..., return_complex=True).abs() (the original
 call without return_complex is rejected by newer libtorch); one frame per
-512 host samples (the real ones give identical pairs of frames).
-Untrained, seeded, byte-reproducible.
+512 host samples (the real ones give identical pairs of frames); the
+encoder also sees a YIN estimate (64 mel bands resolve low pitches too
+coarsely for the latent to carry the note, see below).
+Issue 7: trained (seeded, deterministic) as a plain autoencoder on the
+fluidsynth note dataset rendered at 48 kHz (training notes only) with
+RAVE's multi-scale spectral distance at 24 kHz + the log envelope term
+(models/training.py), from the seeded init (the untrained baseline); the
+PCA is then fitted on the training notes' latents. Resamplers, STFT/mel,
+YIN, loudness and the synthesiser are fixed, and so is the pitch path:
+f0 is YIN's estimate copied through latent 0 unchanged (a learned f0
+correction pulled held-out notes toward the training pitches), so only
+the timbre (harmonic amplitudes, noise) and the other latents are learnt.
+Prints the distance on held-out notes (trained vs untrained), the f0
+head's error on them, and writes a held-out phrase and its reconstruction
+to build/wavae_demo_heldout_{in,out}.wav.
+ACIDS_WAVAE_STEPS / ACIDS_MODEL_OUT override the step count and the
+output folder (trial runs only).
 
 Run from anywhere: /usr/bin/python3 models/make_wavae.py
 """
+import copy
 import math
 import os
 import sys
@@ -45,12 +67,16 @@ import numpy as np
 import scipy.signal
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import make_dataset  # noqa: E402
+import training  # noqa: E402
+from dsp import hash_noise, scale_function  # noqa: E402
 from nn_module import pin_hash_seed  # noqa: E402
-from streaming import CachedConv1d, CachedUpsample, reset_caches  # noqa
+from streaming import CachedConv1d, offline_forward, reset_caches  # noqa
 
 HOST_SR = 48000
 MODEL_SR = 24000
@@ -63,10 +89,35 @@ MEL = 64
 LATENT = 16
 LOUD_EPS = 1e-4
 SEED = 4800
-N_OSC = 16                           # oscillator bank: partials of 110 Hz
-OSC_F0 = 110.0
-TARGET_RMS = 1.0                     # pre-tanh RMS of the gains (test sine)
-OSC_GAIN = 0.5                       # output scale of the oscillator sum
+# YIN on each 1024-sample analysis frame: lags up to 512 (f0 >= 47 Hz),
+# integration window 512, threshold 0.15 (de Cheveigne & Kawahara).
+YIN_W, YIN_TMIN, YIN_THR = 512, 5, 0.15
+# Synthesiser.
+N_HARM = 64
+N_NOISE = 32                          # noise bands -> 62-tap FIR
+F0_LO, F0_HI = 30.0, 4000.0           # f0 head range (piccolo reaches 2.96 kHz)
+NOISE_SEED = 0x5EED
+NOISE_OFFSET = -4.0                   # noise starts about 30 dB below
+HIDDEN = 192
+# Training (issue 7): the note dataset rendered at 48 kHz (the host rate:
+# the export's own 2x resampler makes the 24 kHz the model works at).
+SEED_TRAIN = 7
+STEPS = int(os.environ.get("ACIDS_WAVAE_STEPS", "4500"))
+BATCH = 4
+EXCERPT = 32 * FRAME                 # 16384 host samples, 32 frames
+STRETCH = 1.0                        # semitones of random speed change
+EXCERPT_LONG = 34 * FRAME            # read to stretch up to 1 semitone
+DELAY24 = HOP                        # output frame F + 1 plays frame F
+# Host-rate delay of forward: 2 x DELAY24 + the two half-band FIRs' group
+# delays (31 + 31.5 samples).
+DELAY_HOST = 2 * DELAY24 + 31 + 31   # 574.5 rounded down
+LR, LR_END = 2e-3, 1e-4
+ENV_WEIGHT = 1.0                     # training.envelope_distance
+GAP = make_dataset.GAP
+DATA = os.path.join(HERE, "..", "build", "dataset")
+BUILD = os.path.join(HERE, "..", "build")
+# Where the .ts files go (default here; a scratch dir for trial runs).
+OUT = os.environ.get("ACIDS_MODEL_OUT", HERE)
 # make_wrapper.py would write 17z (latent + loudness); the project asked
 # for 16z (latent dims), which is what the name carries here.
 NAME = f"wavae_demo_{HOST_SR // 1000}kHz_{LATENT}z_{N}b.ts"
@@ -88,6 +139,48 @@ def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float,
     w = np.maximum(0, np.minimum((freqs - lo) / (mid - lo),
                                  (hi - freqs) / (hi - mid)))
     return (w * (2.0 / (hi - lo))).astype(np.float32)
+
+
+def yin(frames: torch.Tensor, w: int, tmin: int, thr: float,
+        sr: float) -> torch.Tensor:
+    """YIN on frames [B, F, L] (lags 0 .. L - w) -> [B, 2, F]: log2(f0 / 440)
+    and periodicity 1 - d'(tau) (0 noise / silence .. 1 periodic). The first
+    dip of the cumulative-mean-normalised difference d' below thr (its local
+    minimum), else the global minimum; parabolic interpolation."""
+    L = frames.shape[-1]
+    T = L - w
+    X = torch.fft.rfft(frames, 2 * L)
+    A = torch.fft.rfft(frames[..., :w], 2 * L)
+    r = torch.fft.irfft(torch.conj(A) * X, 2 * L)[..., :T + 1]
+    c = F.pad(torch.cumsum(frames * frames, -1), (1, 0))
+    d = (c[..., w:w + 1] + c[..., w:w + T + 1] - c[..., :T + 1] - 2 * r) \
+        .clamp(min=0.0)
+    tau = torch.arange(T + 1, dtype=frames.dtype)
+    # The eps terms make silence read d' = 1 (aperiodic), not 0 / 0.
+    eps = 1e-5 * tau
+    dn = (d * tau + eps) / (torch.cumsum(d, -1) + eps).clamp(min=1e-12)
+    dn = torch.where(tau < tmin, torch.ones_like(dn), dn)
+    idx = torch.arange(T + 1)
+    below = dn < thr
+    has = below.any(-1, keepdim=True)
+    first = torch.argmax(below.to(torch.int32), -1, keepdim=True)
+    after = idx >= first
+    stop = (~below) & after
+    cut = torch.where(stop.any(-1, keepdim=True),
+                      torch.argmax(stop.to(torch.int32), -1, keepdim=True),
+                      torch.full_like(first, T + 1))
+    region = torch.where(has, after & (idx < cut), idx >= tmin)
+    t0 = torch.argmin(torch.where(region, dn, torch.full_like(dn, 1e9)), -1,
+                      keepdim=True)
+    a = dn.gather(-1, (t0 - 1).clamp(min=0))
+    b = dn.gather(-1, t0)
+    e = dn.gather(-1, (t0 + 1).clamp(max=T))
+    den = a - 2 * b + e
+    delta = torch.where(den > 1e-9, 0.5 * (a - e) / den.clamp(min=1e-9),
+                        torch.zeros_like(den)).clamp(-0.5, 0.5)
+    f0 = sr / (t0.to(frames.dtype) + delta)
+    out = torch.cat([torch.log2(f0 / 440.0), 1.0 - b.clamp(0.0, 1.0)], -1)
+    return out.transpose(1, 2)
 
 
 class Downsample(nn.Module):
@@ -122,29 +215,96 @@ class Upsample(nn.Module):
         return y.transpose(1, 2).reshape(x.shape[0], 1, -1)
 
 
-class Oscillators(nn.Module):
-    """The untrained stand-in for MelGAN's audio generation: a fixed bank
-    of sinusoids (harmonics of OSC_F0 at 24 kHz) whose gains are the
-    decoder's output channels. Phases are carried in float64 (wrapped
-    mod 2 pi at the end of each call), so decode is continuous across
-    calls and equal to one call on all frames."""
+class Synth(nn.Module):
+    """Harmonic-plus-noise synthesiser at 24 kHz driven by the decoder's
+    frame-rate output. synth() is the whole computation with its state
+    passed in and returned (training calls it on a batch); forward() is
+    the streaming use with the state in buffers: the previous frame's
+    controls (ramp start), the float64 phase and the noise position."""
 
     def __init__(self) -> None:
         super().__init__()
-        w = 2 * math.pi * OSC_F0 * torch.arange(1, N_OSC + 1,
-                                                dtype=torch.float64)
-        self.register_buffer("omega", (w / MODEL_SR).unsqueeze(-1))
-        self.register_buffer("phase", torch.zeros(N_OSC, 1,
+        self.register_buffer("harmonics", torch.arange(
+            1, N_HARM + 1, dtype=torch.float64).reshape(1, -1, 1))
+        self.register_buffer("ramp", torch.arange(
+            1, HOP + 1, dtype=torch.float32) / HOP)
+        self.register_buffer("fir_window",
+                             torch.hann_window(2 * (N_NOISE - 1)))
+        self.register_buffer("prev", torch.zeros(1, N_HARM + 2, 1,
+                                                 dtype=torch.float64))
+        self.register_buffer("phase", torch.zeros(1, 1, 1,
                                                   dtype=torch.float64))
-        self.gain = OSC_GAIN / math.sqrt(N_OSC)
+        self.register_buffer("noise_seed", torch.tensor(NOISE_SEED))
+        self.register_buffer("noise_pos", torch.tensor(0))
+        self.n_harm = N_HARM
+        self.noise_offset = NOISE_OFFSET
+        self.hop = HOP
+        self.sr = float(MODEL_SR)
+        self.log_440 = math.log2(440.0)
+        self.f0_lo, self.f0_hi = F0_LO, F0_HI
 
-    def forward(self, g: torch.Tensor) -> torch.Tensor:
-        n = g.shape[-1]
-        ph = self.phase + self.omega * torch.arange(n, dtype=torch.float64)
-        self.phase.copy_(torch.remainder(ph[:, n - 1:] + self.omega,
-                                         2 * math.pi))
-        osc = torch.sin(ph).to(g.dtype)                     # [K, n]
-        return (g * osc).sum(1, keepdim=True) * self.gain
+    def controls(self, h: torch.Tensor):
+        """Decoder output [B, 2 + K + NB, F] -> f0 [B, 1, F] Hz, harmonic
+        amplitudes [B, K, F] (zero at and above Nyquist), noise band
+        magnitudes [B, NB, F]."""
+        k = self.n_harm
+        # log2(f0 / 440) = h, as the YIN feature: the linear paths can
+        # carry it through unchanged.
+        f0 = torch.exp2(self.log_440 + h[:, :1]).clamp(self.f0_lo,
+                                                       self.f0_hi)
+        total = scale_function(h[:, 1:2])
+        dist = torch.softmax(h[:, 2:2 + k], 1)
+        dist = dist * (f0.detach() * self.harmonics.float()
+                       < self.sr / 2).float()
+        amps = dist / (dist.sum(1, keepdim=True) + 1e-7) * total
+        noise = scale_function(h[:, 2 + k:] + self.noise_offset)
+        return f0, amps, noise
+
+    def hash_noise(self, idx: torch.Tensor) -> torch.Tensor:
+        return hash_noise(idx, int(self.noise_seed))
+
+    def synth(self, h: torch.Tensor, loud: torch.Tensor, prev: torch.Tensor,
+              phase: torch.Tensor, white: torch.Tensor):
+        """h [B, C, F] decoder output, loud [B, 1, F], prev [B, K + 2, 1]
+        (f0, amplitudes, loudness of the frame before), phase [B, 1, 1]
+        float64, white noise [B, F, HOP] -> (audio [B, F * HOP], last
+        frame's controls, phase after the last sample, f0 [B, 1, F])."""
+        f0, amps, nmag = self.controls(h)
+        b, n_frames = h.shape[0], h.shape[-1]
+        ramp = self.ramp.to(h.dtype)
+        # Ramps from the previous frame's value (cached) to this one's.
+        ctl = torch.cat([f0.detach(), amps, loud], 1)
+        cp = torch.cat([prev, ctl], -1)
+        start, step = cp[..., :-1], cp[..., 1:] - cp[..., :-1]
+        ctl_a = (start.unsqueeze(-1) + step.unsqueeze(-1) * ramp) \
+            .reshape(b, ctl.shape[1], n_frames * self.hop)
+        f0_a, amps_a, loud_a = ctl_a[:, :1], ctl_a[:, 1:-1], ctl_a[:, -1:]
+        # float64 phase: whole and chunked decodes agree, no drift.
+        ph = phase + torch.cumsum(f0_a.double() * (2 * math.pi / self.sr),
+                                  -1)
+        ph = torch.remainder(ph, 2 * math.pi)
+        osc = torch.sin(ph * self.harmonics).to(amps_a.dtype)  # [B, K, n]
+        harm = (osc * amps_a).sum(1)
+        # Noise: per-frame linear-phase FIR (FFT convolution, tail dropped
+        # so frames are independent of the call split).
+        nmag = nmag.transpose(1, 2)
+        fir = torch.fft.irfft(torch.complex(nmag, torch.zeros_like(nmag)))
+        fir = torch.roll(fir, fir.shape[-1] // 2, -1) * self.fir_window
+        spec = torch.fft.rfft(white.to(fir.dtype), 2 * self.hop) \
+            * torch.fft.rfft(fir, 2 * self.hop)
+        noise = torch.fft.irfft(spec, 2 * self.hop)[..., :self.hop].reshape(b, -1)
+        y = (harm + noise) * loud_a[:, 0]
+        return y, ctl[..., -1:], ph[..., -1:], f0
+
+    def forward(self, h: torch.Tensor, loud: torch.Tensor) -> torch.Tensor:
+        n = h.shape[-1] * self.hop
+        idx = self.noise_pos + torch.arange(n)
+        self.noise_pos.add_(n)
+        white = self.hash_noise(idx).reshape(1, -1, self.hop)
+        y, last, ph, _ = self.synth(h, loud, self.prev, self.phase, white)
+        self.prev.copy_(last)
+        self.phase.copy_(ph)
+        return y.unsqueeze(1).float()
 
 
 class BufferSTFT(nn.Module):
@@ -162,6 +322,8 @@ class BufferSTFT(nn.Module):
 
 
 class MelEncoder(nn.Module):
+    """48 kHz input -> (log-mel [1, 64, F], YIN [1, 2, F]) of the same
+    1024-sample frames at 24 kHz."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,17 +331,25 @@ class MelEncoder(nn.Module):
         self.buffer = BufferSTFT()
         self.n_fft = N_FFT
         self.hop = HOP
+        self.yin_w, self.yin_tmin, self.yin_thr = YIN_W, YIN_TMIN, YIN_THR
+        self.sr = float(MODEL_SR)
         self.register_buffer("window", torch.hann_window(N_FFT))
         self.register_buffer("mel", torch.from_numpy(
             mel_filters(MODEL_SR, N_FFT, MEL, 80.0, 11000.0)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.buffer(self.downsample(x)[:, 0])
-        S = torch.stft(x, self.n_fft, self.hop, self.n_fft, self.window,
+    def analyse(self, x24: torch.Tensor):
+        """x24 [B, n] 24 kHz with its N_FFT - HOP samples of history."""
+        S = torch.stft(x24, self.n_fft, self.hop, self.n_fft, self.window,
                        center=False, return_complex=True).abs()
         S = 2 * S / self.window.sum()
         S_mel = self.mel.matmul(S)
-        return (torch.log10(torch.clamp(S_mel, min=1e-5)) + 5) / 5
+        mel = (torch.log10(torch.clamp(S_mel, min=1e-5)) + 5) / 5
+        frames = x24.unfold(-1, self.n_fft, self.hop)
+        return mel, yin(frames, self.yin_w, self.yin_tmin, self.yin_thr,
+                        self.sr)
+
+    def forward(self, x: torch.Tensor):
+        return self.analyse(self.buffer(self.downsample(x)[:, 0]))
 
 
 class LogLoudness(nn.Module):
@@ -200,25 +370,39 @@ class LogLoudness(nn.Module):
         return ((self.logeps - logms) / self.logeps).unsqueeze(1)
 
 
-def build_encoder() -> nn.Sequential:
-    act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-    return nn.Sequential(
-        CachedConv1d(MEL, 96, 3, max_batch=1), act(),
-        CachedConv1d(96, 96, 3, max_batch=1), act(),
-        CachedConv1d(96, 2 * LATENT, 1, max_batch=1),
-    )
+class Skip(nn.Module):
+    """A causal conv stack whose last (1 x 1) layer also sees the stack's
+    input: a linear path, so the YIN log f0 is copied to latent 0 and
+    latent 0 to the f0 head exactly (row 0 of each head, kept fixed)."""
+
+    def __init__(self, c_in: int, c_out: int, kernels) -> None:
+        super().__init__()
+        layers = []
+        for i, k in enumerate(kernels):
+            layers += [CachedConv1d(c_in if i == 0 else HIDDEN, HIDDEN, k,
+                                    max_batch=1), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
+        self.head = CachedConv1d(HIDDEN + c_in, c_out, 1, max_batch=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.body(x), x], 1))
 
 
-def build_decoder() -> nn.Sequential:
-    act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-    return nn.Sequential(
-        CachedConv1d(LATENT + 1, 128, 3, max_batch=1), act(),
-        CachedUpsample(128, 64, 4, 8, max_batch=1), act(),
-        CachedUpsample(64, 32, 4, 8, max_batch=1), act(),
-        CachedUpsample(32, 16, 4, 8, max_batch=1), act(),
-        CachedUpsample(16, 16, 4, 8, max_batch=1), act(),
-        CachedConv1d(16, N_OSC, 7, max_batch=1),
-    )
+def offline_skip(net: Skip, x: torch.Tensor) -> torch.Tensor:
+    """streaming.offline_forward for a Skip (the head has no context)."""
+    return offline_forward(net.head, torch.cat(
+        [offline_forward(net.body, x), x], 1))
+
+
+def build_encoder() -> Skip:
+    # 7 frames (84 ms) of context: enough to hold the note through
+    # YIN's occasional octave slips.
+    return Skip(MEL + 2, 2 * LATENT, (3, 3, 3))
+
+
+def build_decoder() -> Skip:
+    """Frame rate only (the synthesiser makes the audio): cheap."""
+    return Skip(LATENT + 1, 2 + N_HARM + N_NOISE, (3, 3, 1))
 
 
 class WaVAEDemo(nn.Module):
@@ -233,13 +417,7 @@ class WaVAEDemo(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.logloudness = LogLoudness(FRAME, LOUD_EPS)
-        # Loudness gain curve: nearest repeat + 256-tap box = linear ramp
-        # between frame values, one frame late.
-        self.gain = CachedUpsample(1, 1, HOP, HOP, max_batch=1)
-        with torch.no_grad():
-            self.gain.conv.conv.weight.fill_(1.0 / HOP)
-            self.gain.conv.conv.bias.zero_()
-        self.oscillators = Oscillators()
+        self.synth = Synth()
         self.upsample = Upsample()
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
@@ -258,12 +436,13 @@ class WaVAEDemo(nn.Module):
     @torch.jit.export
     def melencode(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return self.melencoder(x)
+        return self.melencoder(x)[0]
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        mel = self.melencode(x)
-        z = self.encoder(mel)
+        self.check_input(x)
+        mel, pitch = self.melencoder(x)
+        z = self.encoder(torch.cat([mel, pitch], 1))
         mean, logvar = torch.split(z, self.latent_size, 1)
         z = mean        # the real export adds randn_like(mean) * exp(logvar)
         if self.pca is not None:
@@ -282,9 +461,10 @@ class WaVAEDemo(nn.Module):
             pmean, pstd, pU = self.pca
             lat = (lat.permute(0, 2, 1) * pstd).matmul(pU.t()) + pmean
             lat = lat.permute(0, 2, 1)
-        g = torch.tanh(self.decoder(torch.cat([loud, lat], 1)))
-        y = self.oscillators(g) * self.gain(loud)
-        return self.upsample(y)
+        # float64 decoder: f0 is integrated into a phase, which would turn
+        # float32 rounding differences between call splits into drift.
+        zd = torch.cat([loud, lat], 1).double()
+        return self.upsample(self.synth(self.decoder(zd), zd[:, :1]))
 
 
 # ------------------------------------------------------------ calibration --
@@ -320,45 +500,232 @@ def blocks(x: torch.Tensor):
     return [x[:, i:i + N] for i in range(0, x.shape[-1] - N + 1, N)]
 
 
-def calibrate(encoder, decoder):
-    """PCA as wavae's compute_pca (mean per dim, std = 3 x overall std,
-    U from the SVD of the centred latents) on the calibration signal; then
-    scale the decoder's last conv so the test sine reaches TARGET_RMS
-    before tanh."""
-    mel = MelEncoder()
-    with torch.no_grad():
-        z = torch.cat([encoder(mel(b))[:, :LATENT]
-                       for b in blocks(calibration_signal())], -1)[0]
-        reset_caches(encoder)
-        mean = z.mean(-1, keepdim=True)
-        std = 3 * z.std()
-        U = torch.linalg.svd((z - mean).double(), full_matrices=True)[0]
-        # Deterministic signs: largest entry of each column positive.
-        U = U * torch.sign(U.gather(0, U.abs().argmax(0, keepdim=True)))
-        U = U.float()
-
-        mel = MelEncoder()
-        last = [m for m in decoder.modules() if isinstance(m, nn.Conv1d)][-1]
-        loud_fn = LogLoudness(FRAME, LOUD_EPS)
-        ys = []
-        for b in blocks(sine(1.0)):
-            zz = encoder(mel(b))[:, :LATENT]
-            ys.append(decoder(torch.cat([loud_fn(b), zz], 1)))
-        reset_caches(encoder)
-        reset_caches(decoder)
-        r = torch.cat(ys, -1).pow(2).mean().sqrt().item()
-        last.weight.mul_(TARGET_RMS / r)
-    return mean.reshape(1, 1, -1), std, U
+def fit_pca(z: torch.Tensor):
+    """wavae's compute_pca on latents [LATENT, frames]: mean per dim,
+    std = 3 x the overall std, U from the SVD of the centred latents
+    (the reduced SVD's U is the full LATENT x LATENT basis)."""
+    mean = z.mean(-1, keepdim=True)
+    std = 3 * z.std()
+    U = torch.linalg.svd((z - mean).double(), full_matrices=False)[0]
+    # Deterministic signs: largest entry of each column positive.
+    U = U * torch.sign(U.gather(0, U.abs().argmax(0, keepdim=True)))
+    return mean.reshape(1, 1, -1), std, U.float()
 
 
-def build() -> torch.jit.ScriptModule:
+def untrained():
+    """Seeded init (pitch path set) + PCA calibrated on a test signal
+    (sine, chirp, noise):
+    the starting point of training and the quality baseline."""
     encoder, decoder = build_encoder(), build_decoder()
     init_weights(encoder, SEED)
     init_weights(decoder, SEED + 1)
-    mean, std, U = calibrate(encoder, decoder)
-    model = WaVAEDemo(encoder, decoder, mean, std, U).eval()
+    # The pitch path is YIN's log2(f0 / 440) -> latent 0 -> f0 head,
+    # through the linear paths, and training leaves it alone (train()):
+    # learnt, from random weights or from this copy, it snapped held-out
+    # notes to the training pitches.
+    with torch.no_grad():
+        for head, src in ((encoder.head, HIDDEN + MEL),
+                          (decoder.head, HIDDEN + 1)):
+            head.conv.weight[0].zero_()
+            head.conv.weight[0, src, 0] = 1.0
+    with torch.no_grad():
+        z = Offline(encoder, decoder).latents(calibration_signal())[2][0]
+    return encoder, decoder, fit_pca(z)
+
+
+def script(encoder, decoder, pca) -> torch.jit.ScriptModule:
+    encoder = copy.deepcopy(encoder)
+    decoder = copy.deepcopy(decoder).double()
+    reset_caches(encoder)
+    reset_caches(decoder)
+    model = WaVAEDemo(encoder, decoder, *pca).eval()
     model.requires_grad_(False)
     return torch.jit.script(model)
+
+
+# -------------------------------------------------------------- training --
+
+class Offline(nn.Module):
+    """The non-streaming equivalent of encode + decode on whole excerpts
+    (zero history, like a fresh load), differentiable, any batch: the
+    training graph. Fixed parts (resampling, STFT, mel, YIN, loudness,
+    synthesiser) are the export's own modules; only the encoder and
+    decoder are trained."""
+
+    def __init__(self, encoder, decoder) -> None:
+        super().__init__()
+        ref = WaVAEDemo(encoder, decoder, torch.zeros(1, 1, LATENT),
+                        torch.tensor(1.0), torch.eye(LATENT))
+        self.me, self.encoder, self.decoder = ref.melencoder, encoder, decoder
+        self.loudness, self.synth = ref.logloudness, ref.synth
+        self.me.requires_grad_(False)
+
+    def latents(self, x: torch.Tensor):
+        """x [B, n] 48 kHz -> (24 kHz input, loudness [B, 1, F], latent
+        means [B, LATENT, F], before the PCA)."""
+        x24 = offline_forward(self.me.downsample.conv, x[:, None])[:, 0]
+        mel, pitch = self.me.analyse(F.pad(x24, (N_FFT - HOP, 0)))
+        z = offline_skip(self.encoder, torch.cat([mel, pitch], 1))
+        return x24, self.loudness(x), z[:, :LATENT]
+
+    def forward(self, x: torch.Tensor, phase: torch.Tensor,
+                white: torch.Tensor):
+        """-> (24 kHz output, 24 kHz input, f0 head [B, 1, F] Hz)."""
+        x24, loud, z = self.latents(x)
+        h = offline_skip(self.decoder, torch.cat([loud, z], 1))
+        prev = x.new_zeros(x.shape[0], N_HARM + 2, 1)
+        y, _, _, f0 = self.synth.synth(h, loud, prev, phase, white)
+        return y, x24, f0
+
+
+def training_loudness(x: torch.Tensor) -> torch.Tensor:
+    """The loudness channel of x [B, n]: [B, n / FRAME]."""
+    return LogLoudness(FRAME, LOUD_EPS)(x)[:, 0]
+
+
+def stretched_excerpts(audio, regions, track, rng):
+    """training.sample_excerpts, each played back at a random speed within
+    +-STRETCH semitones (linear interpolation): held-out notes lie between
+    the training pitches, this fills the gaps. -> (excerpts [BATCH,
+    EXCERPT], f0 labels [BATCH, frames], scaled with the speed)."""
+    long, starts = training.sample_excerpts(audio, regions, rng, BATCH,
+                                            EXCERPT_LONG, hop=FRAME)
+    speed = 2.0 ** (rng.uniform(-STRETCH, STRETCH, BATCH) / 12)
+    t = np.arange(EXCERPT)
+    frames = np.arange(EXCERPT // FRAME) + 0.5
+    x = np.stack([np.interp(t * r, np.arange(EXCERPT_LONG), v)
+                  for r, v in zip(speed, long.numpy())])
+    label = np.stack([r * track[s // FRAME + (frames * r).astype(int)]
+                      for r, s in zip(speed, starts)])
+    return (torch.from_numpy(x.astype(np.float32)),
+            torch.from_numpy(label.astype(np.float32)))
+
+
+def train(encoder, decoder, audio: np.ndarray, notes, steps: int) -> dict:
+    """Plain autoencoder (the encoder's mean half, no sampling, no KL; the
+    PCA is fitted afterwards). Loss = spectral distance at 24 kHz between
+    the input and the output DELAY24 samples later + ENV_WEIGHT x the log
+    envelope term; the f0 head (the fixed YIN copy) is only reported:
+    mean |log2(f0 head / MIDI pitch)| over the frames where a note sounds
+    and the loudness channel is above 0 (the mean counts YIN's octave
+    slips in full). The synthesiser gets f0 without gradient; random
+    phases and noise positions (a stream reaches any)."""
+    rng = np.random.default_rng(SEED_TRAIN)
+    gen = torch.Generator().manual_seed(SEED_TRAIN)
+    net = Offline(encoder, decoder)
+    regions = training.note_regions(notes, HOST_SR, "train", GAP)
+    track = training.pitch_track(notes, HOST_SR, len(audio), FRAME)
+    params = list(encoder.parameters()) + list(decoder.parameters())
+
+    # The pitch path (row 0 of both heads: YIN log2 f0 -> latent 0 -> f0)
+    # stays the init's exact copy: its gradient is zeroed, so Adam never
+    # moves it. A learned f0 correction (an L1 loss on the MIDI pitch)
+    # made held-out notes worse than YIN (8.5 vs 6.0 cents median, the
+    # harp 132 cents flat): it pulled them toward the training pitches.
+    def keep_row0(g: torch.Tensor) -> torch.Tensor:
+        g = g.clone()
+        g[0] = 0
+        return g
+
+    hooks = [p.register_hook(keep_row0)
+             for head in (encoder.head.conv, decoder.head.conv)
+             for p in (head.weight, head.bias)]
+
+    def loss_fn(step: int):
+        x, label = stretched_excerpts(audio, regions, track, rng)
+        phase = 2 * math.pi * torch.rand(BATCH, 1, 1, generator=gen,
+                                         dtype=torch.float64)
+        pos = torch.randint(0, 2 ** 31, (BATCH, 1), generator=gen)
+        white = net.synth.hash_noise(pos + torch.arange(EXCERPT // RATIO)) \
+            .reshape(BATCH, -1, HOP)
+        y, x24, f0 = net(x, phase, white)
+        target, out = x24[:, :x24.shape[-1] - DELAY24], y[:, DELAY24:]
+        spec = training.spectral_distance(target, out)[0]
+        env = training.envelope_distance(target, out)
+        # Only where a note sounds and the loudness channel opens the
+        # output: YIN and the f0 head are meaningless in the silent tails.
+        voiced = (label > 0) & (training_loudness(x) > 0)
+        err = (torch.log2(f0[:, 0]) - torch.log2(label.clamp(min=1.0))).abs()
+        f0_loss = err[voiced].mean() if bool(voiced.any()) else err.sum() * 0
+        loss = spec + ENV_WEIGHT * env      # f0 is fixed: reported only
+        return loss, dict(distance=spec.item(), env=env.item(),
+                          f0_cents=1200 * f0_loss.item())
+
+    out = training.fit(params, steps, loss_fn, lr=LR, lr_end=LR_END)
+    for h in hooks:
+        h.remove()
+    return out
+
+
+def frame_regions(notes, split: str):
+    """note_regions snapped to whole frames (so the pitch track lines up)."""
+    return [(FRAME * (a // FRAME), FRAME * (e // FRAME))
+            for a, e in training.note_regions(notes, HOST_SR, split, GAP)]
+
+
+def train_pca(encoder, decoder, audio: np.ndarray, notes):
+    """The PCA of the training notes' latents."""
+    net = Offline(encoder, decoder)
+    with torch.no_grad():
+        zs = [net.latents(torch.from_numpy(audio[a:e].copy())[None])[2][0]
+              for a, e in frame_regions(notes, "train")]
+    return fit_pca(torch.cat(zs, -1))
+
+
+# ------------------------------------------------------------- quality --
+
+def heldout(audio: np.ndarray, notes, regions=None):
+    """Every third held-out note (31, about 2 per instrument), as in
+    make_rave.py (streaming is the slow part), end to end, cut to whole
+    4096-sample calls -> (audio [1, n], MIDI f0 per frame [n / 512])."""
+    if regions is None:
+        regions = frame_regions(notes, "test")[::3]
+    track = training.pitch_track(notes, HOST_SR, len(audio), FRAME)
+    x = np.concatenate([audio[a:e] for a, e in regions])
+    f0 = np.concatenate([track[a // FRAME:e // FRAME] for a, e in regions])
+    n = N * (len(x) // N)
+    return torch.from_numpy(x[:n].copy())[None], f0[:n // FRAME]
+
+
+def quality(model, x: torch.Tensor):
+    """Distance of forward streamed in 4096-sample calls (fresh load) to
+    the input, aligned for DELAY_HOST: at 48 kHz, and in the model's own
+    band (both signals through the export's 48 -> 24 kHz filter: the
+    model cannot make anything above 12 kHz, the input has). Returns
+    ((total, lin, log) at 48 kHz, (total, lin, log) at 24 kHz, output)."""
+    m = training.fresh(model)
+    h = torch.from_numpy(lowpass(63)).float().flip(0).reshape(1, 1, -1)
+    with torch.no_grad():
+        y = run_blocks(m.forward, x)[:, 0]
+        a, b = x[:, :x.shape[-1] - DELAY_HOST], y[:, DELAY_HOST:]
+        d48 = training.spectral_distance(a, b)
+        a24, b24 = (F.conv1d(v[:, None], h, stride=RATIO)[:, 0]
+                    for v in (a, b))
+        d24 = training.spectral_distance(a24, b24)
+    return (tuple(v.item() for v in d48), tuple(v.item() for v in d24), y)
+
+
+def f0_error(model, x: torch.Tensor, label: np.ndarray):
+    """The f0 head on the streamed encoding of x (fresh load) against the
+    MIDI pitch, over the frames where a note sounds: (median |error| in
+    cents, fraction within 50 cents, number of frames), then the same
+    over the frames whose loudness channel is above 0."""
+    m = training.fresh(model)
+    with torch.no_grad():
+        z = run_blocks(m.encode, x)
+        loud, lat = z[:, :1], z[:, 1:]
+        lat = ((lat.permute(0, 2, 1) * m.std).matmul(m.U.t()) + m.mean) \
+            .permute(0, 2, 1)
+        h = m.decoder(torch.cat([loud, lat], 1).double())
+        f0 = m.synth.controls(h)[0][0, 0].numpy()
+    out = []
+    # All frames where a note sounds; those where the loudness channel is
+    # above 0 (the output is gated off elsewhere).
+    for voiced in (label > 0, (label > 0) & (loud[0, 0].numpy() > 0)):
+        cents = 1200 * np.abs(np.log2(f0[voiced] / label[voiced]))
+        out += [float(np.median(cents)), float(np.mean(cents < 50)),
+                int(voiced.sum())]
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- checks --
@@ -374,7 +741,7 @@ def run_blocks(fn, x: torch.Tensor) -> torch.Tensor:
 def offline_encode(x: torch.Tensor) -> torch.Tensor:
     """Non-streaming re-computation of encode on the whole signal from the
     saved model's weights: zero left padding where the caches start."""
-    m = torch.jit.load(os.path.join(HERE, NAME))
+    m = torch.jit.load(os.path.join(OUT, NAME))
     me = m.melencoder
     h = me.downsample.conv.conv.weight
     xp = torch.cat([torch.zeros(1, h.shape[-1] - 1), x], -1)
@@ -383,15 +750,18 @@ def offline_encode(x: torch.Tensor) -> torch.Tensor:
     S = torch.stft(x24, N_FFT, HOP, N_FFT, me.window, center=False,
                    return_complex=True).abs() * 2 / me.window.sum()
     mel = (torch.log10(torch.clamp(me.mel.matmul(S), min=1e-5)) + 5) / 5
-    z = mel
-    for layer in m.encoder.children():
-        if hasattr(layer, "conv"):
-            conv = layer.conv
-            pad = conv.weight.shape[-1] - 1
-            z = torch.nn.functional.conv1d(
-                torch.nn.functional.pad(z, (pad, 0)), conv.weight, conv.bias)
-        else:
-            z = torch.nn.functional.leaky_relu(z, 0.2)
+    pitch = yin(x24.unfold(-1, N_FFT, HOP), YIN_W, YIN_TMIN, YIN_THR,
+                float(MODEL_SR))
+    feat = torch.cat([mel, pitch], 1)
+
+    def conv(layer, v):
+        w = layer.conv.weight
+        return F.conv1d(F.pad(v, (w.shape[-1] - 1, 0)), w, layer.conv.bias)
+
+    z = feat
+    for layer in m.encoder.body.children():
+        z = conv(layer, z) if hasattr(layer, "conv") else F.leaky_relu(z, 0.2)
+    z = conv(m.encoder.head, torch.cat([z, feat], 1))
     z = z[:, :LATENT]
     z = (z.permute(0, 2, 1) - m.mean).matmul(m.U).div(m.std).permute(0, 2, 1)
     frames = x.reshape(1, -1, FRAME) * m.logloudness.win
@@ -402,7 +772,7 @@ def offline_encode(x: torch.Tensor) -> torch.Tensor:
 
 def check(path: str) -> dict:
     size = os.path.getsize(path)
-    assert size < 2 * 2 ** 20, f"{path}: {size} bytes"
+    assert size <= 5_000_000, f"{path}: {size} bytes"
     m = torch.jit.load(path)
     assert m.latent_size == LATENT and m.mel_size == MEL
     assert m.extract_loudness is True
@@ -479,10 +849,46 @@ def check(path: str) -> dict:
                 diff_dec=diff_dec, ms=1e3 * float(np.median(times)))
 
 
+PHRASE = ("violin", "trumpet", "clarinet", "flute", "piano", "harp")
+
+
 def main() -> None:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     torch.set_grad_enabled(False)
-    path = os.path.join(HERE, NAME)
-    build().save(path)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    path = os.path.join(OUT, NAME)
+    os.makedirs(BUILD, exist_ok=True)
+    audio, notes = make_dataset.load(DATA, HOST_SR)
+    encoder, decoder, pca0 = untrained()
+    base = script(encoder, decoder, pca0)
+    load0 = os.getloadavg()[0]
+    print(f"training {STEPS} steps (batch {BATCH} x {EXCERPT} samples at "
+          f"{HOST_SR} Hz), load average {load0:.1f}", flush=True)
+    tr = train(encoder, decoder, audio, notes, STEPS)
+    load1 = os.getloadavg()[0]
+    print(f"trained: {tr['wall']:.0f} s wall, {tr['cpu']:.0f} s CPU "
+          f"(load average {load0:.1f} -> {load1:.1f})", flush=True)
+    script(encoder, decoder, train_pca(encoder, decoder, audio, notes)) \
+        .save(path)
+
+    x, label = heldout(audio, notes)
+    rows, f0s = [], []
+    for name, model in (("untrained (seed %d)" % SEED, base),
+                        ("trained", torch.jit.load(path))):
+        d48, d24, _ = quality(model, x)
+        rows.append((name,) + d48 + d24)
+        f0s.append((name,) + f0_error(model, x, label))
+    test = [n for n in notes if n["split"] == "test"]
+    picks = [next(n for n in test if n["instrument"] == k) for k in PHRASE]
+    xp, _ = heldout(audio, notes, frame_regions(picks, "test"))
+    _, _, y = quality(torch.jit.load(path), xp)
+    training.write_wav(os.path.join(BUILD, "wavae_demo_heldout_in.wav"),
+                       xp[0], HOST_SR)
+    training.write_wav(os.path.join(BUILD, "wavae_demo_heldout_out.wav"),
+                       y[0, DELAY_HOST:], HOST_SR)
+    del audio
+
     r = check(path)
     print(f"models/{NAME}: {r['size']} bytes; 440 Hz sine RMS {r['rms']:.3f},"
           f" at 0.05 amplitude {r['quiet']:.3f}, silence {r['silence']:.2g};"
@@ -490,6 +896,27 @@ def main() -> None:
           f"{r['diff_enc']:.2g}, decode chunked diff {r['diff_dec']:.2g}; "
           f"forward(4096) {r['ms']:.2f} ms (real time "
           f"{1e3 * N / HOST_SR:.1f} ms)")
+    print(f"31 held-out notes ({x.shape[-1] / HOST_SR:.0f} s at 48 kHz), "
+          f"forward in 4096-sample calls, output delayed {DELAY_HOST} "
+          f"samples vs input:")
+    print("| weights | distance 48 kHz | linear | log | distance 24 kHz "
+          "band | linear | log |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |" % row)
+    print("f0 head on the streamed encoding vs the MIDI pitch, frames where "
+          "a note sounds:")
+    print("| weights | median abs error (cents) | within 50 cents | frames "
+          "| same, loudness > 0: median | within 50 | frames |")
+    print("|---|---|---|---|---|---|---|")
+    for row in f0s:
+        print("| %s | %.1f | %.3f | %d | %.1f | %.3f | %d |" % row)
+    print(f"training: {tr['steps']} steps, {tr['wall']:.0f} s wall, "
+          f"{tr['cpu']:.0f} s CPU, load average {load0:.1f} -> {load1:.1f}; "
+          f"last-100-step train " + ", ".join(
+              f"{k} {v:.3f}" for k, v in tr["final"].items()))
+    print(f"whole script: {time.process_time() - cpu0:.0f} s CPU, "
+          f"{time.perf_counter() - wall0:.0f} s wall, 1 thread")
 
 
 if __name__ == "__main__":
