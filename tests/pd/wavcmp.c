@@ -76,12 +76,12 @@ int main(int argc, char **argv)
     for (long k = 0; k < length; k++)
         for (int c = 0; c < ch; c++) {
             float a = act[k * ch + c];
-            double d = k < offset ? fabs(a) : fabs(a - ref[(long)c * n_ref + (k - offset) / hold]);
+            float r = k < offset ? 0.0f : ref[(long)c * n_ref + (k - offset) / hold];
+            double d = fabs((double)a - r);
             if (isnan(d)) d = INFINITY;
             if (k < offset && d > max_pre) max_pre = d;
             if (d > max_diff) max_diff = d, worst = k, worst_ch = c;
-            if (k >= offset && fabs(ref[(long)c * n_ref + (k - offset) / hold]) > ref_peak)
-                ref_peak = fabs(ref[(long)c * n_ref + (k - offset) / hold]);
+            if (fabs(r) > ref_peak) ref_peak = fabs(r);
         }
     printf("wavcmp: %ld samples x %d ch, offset %ld, hold %ld: max abs diff %.3g (before the "
            "offset %.3g), reference peak %.3g",
